@@ -29,7 +29,7 @@ function arg(name: string, fallback: string): string {
 /** The kernel class of a block, from what its code calls. */
 function classOf(code: string, label: string): string {
   if (/scan over/.test(label)) return "scan (whole loop)";
-  if (/this\.k\.(im2colBlock|col2imAdd|convBlock|fullConv)/.test(code)) return "convolution (im2col/col2im + products)";
+  if (/this\.k\.(im2colBlock|col2imAdd|convBlock|fullConv|convValid|convFilterGrad)/.test(code)) return "convolution (im2col/col2im + products)";
   if (/this\.k\.gemm(Sparse)?\(/.test(code)) return "matrix product";
   if (/this\.k\.maxPool2d/.test(code)) return "max-pooling";
   if (/this\.k\.(swap01Blocks|reverseBlocks)/.test(code)) return "layout move";

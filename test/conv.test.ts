@@ -1,5 +1,5 @@
-// The convolutional-net primitives (conv2d, flip, max_pool2d,
-// max_pool2d_grad): finite-difference gradient checks in f64 and the
+// The convolutional-net primitives (conv2d, conv2d_filter_grad, flip,
+// max_pool2d, max_pool2d_grad): finite-difference gradient checks in f64 and the
 // reference evaluation on hand-computed examples. Their TypeScript kernels
 // (the WebAssembly ones they call) and WGSL kernels run against the
 // reference in test/ops-backends.test.ts.
@@ -63,6 +63,15 @@ describe("VJPs against central differences (f64, random projection)", () => {
   });
 
   it.each([
+    { name: "conv2d_filter_grad", inputs: () => [rnd([2, 3, 5, 6]), rnd([2, 4, 4, 4])] },
+    { name: "conv2d_filter_grad, 1×1 taps", inputs: () => [rnd([3, 2, 3, 3]), rnd([3, 2, 3, 3])] },
+  ])("$name", ({ inputs }) => {
+    const res = verifyOpGrad("conv2d_filter_grad", {}, inputs());
+    for (const p of res.perInput) expect(Math.abs(p!.numeric)).toBeGreaterThan(1e-5);
+    expect(res.relErr).toBeLessThan(TOL);
+  });
+
+  it.each([
     { axes: [2, 3], shape: [2, 3, 4, 5] },
     { axes: [0, 2], shape: [3, 2, 4] },
     { axes: [1], shape: [2, 5] },
@@ -106,6 +115,7 @@ describe("VJPs against central differences (f64, random projection)", () => {
     { name: "conv2d valid", op: "conv2d" as const, attrs: { border: "valid" as const }, inputs: () => [rnd([2, 3, 5, 6]), rnd([4, 3, 2, 3])] },
     { name: "conv2d full", op: "conv2d" as const, attrs: { border: "full" as const }, inputs: () => [rnd([2, 2, 3, 4]), rnd([3, 2, 2, 3])] },
     { name: "flip", op: "flip" as const, attrs: { axes: [2, 3] }, inputs: () => [rnd([2, 3, 4, 5])] },
+    { name: "conv2d_filter_grad", op: "conv2d_filter_grad" as const, attrs: {}, inputs: () => [rnd([2, 2, 4, 5]), rnd([2, 3, 3, 3])] },
     { name: "max_pool2d", op: "max_pool2d" as const, attrs: { size: [2, 3] }, inputs: () => [distinct([2, 2, 5, 7])] },
   ] as const)("second derivatives of $name", ({ op, attrs, inputs }) => {
     const res = verifyOpGrad2(op, attrs as PrimAttrs[typeof op], inputs());
@@ -177,6 +187,25 @@ describe("reference evaluation", () => {
     expect([...y.data]).toEqual([31, 42, 0.5, 0, 75, 86, -1.5, -2]);
   });
 
+  it("conv2d_filter_grad is conv2d's filter gradient written with conv2d, transposes and flips", () => {
+    // T(F(conv_valid(T(x), F(T(ct))))): what conv2d's VJP wrote before the op.
+    const x = rnd([3, 2, 6, 5]), ct = rnd([3, 4, 4, 2]);
+    const b = new Builder();
+    const xi = b.leaf("input", "x0", x.shape, "f64"), ci = b.leaf("input", "x1", ct.shape, "f64");
+    const T = (t: number) => b.transpose(t, [1, 0, 2, 3]);
+    const F = (t: number) => b.op("flip", [t], { axes: [2, 3] });
+    const composed = T(F(b.op("conv2d", [T(xi), F(T(ci))], { border: "valid" })));
+    const want = interpret(b.graph, { input: new Map([["x0", x], ["x1", ct]]) })[composed] as Tensor;
+    const got = evalOp("conv2d_filter_grad", {}, [x, ct]);
+    expect(got.shape).toEqual([4, 2, 3, 4]);
+    got.data.forEach((v, i) => expect(v).toBeCloseTo(want.data[i]!, 12));
+    // And conv2d's VJP uses it for the filters of a valid convolution.
+    const w = b.leaf("input", "w", [4, 2, 3, 4], "f64");
+    const y = b.op("conv2d", [xi, w], { border: "valid" });
+    const [, dw] = OPS.conv2d.vjp(b, b.node(y) as Node<"conv2d">, ci);
+    expect(b.node(dw!).op).toBe("conv2d_filter_grad");
+  });
+
   it("flip reverses the listed axes", () => {
     const x = f64([2, 3], [1, 2, 3, 4, 5, 6]);
     expect([...evalOp("flip", { axes: [1] }, [x]).data]).toEqual([3, 2, 1, 6, 5, 4]);
@@ -217,5 +246,8 @@ describe("reference evaluation", () => {
     expect(() => b.op("max_pool2d", [v], { size: [2, 2] })).toThrow(/4-D/);
     expect(() => b.op("max_pool2d_grad", [x, x], { size: [2, 2] })).toThrow(/cotangent/);
     expect(() => b.op("flip", [x], { axes: [4] })).toThrow(/axes/);
+    expect(() => b.op("conv2d_filter_grad", [x, w], {})).toThrow(/not a valid convolution's output/);
+    expect(() => b.op("conv2d_filter_grad", [x, v], {})).toThrow(/4-D/);
+    expect(b.shape(b.op("conv2d_filter_grad", [x, b.leaf("input", "ct", [2, 7, 3, 2], "f64")], {}))).toEqual([7, 3, 3, 4]);
   });
 });

@@ -321,7 +321,22 @@ const CONVOLUTIONS: OpCase[] = [
       const x = g.normal(xs), w = g.normal(ws);
       return [keepX ? zeroed(x, keepX) : x, keepW ? zeroed(w, keepW) : w];
     // The products' path: gemm, or the block calls that wrap it (convBlock: im2col + product; fullConv: product + col2im).
-    }, { tol: { f32: sumOf(xs[1]! * ws[2]! * ws[3]!) }, code: { ts: /K\.(gemm|convBlock|fullConv)\(/ } }),
+    }, { tol: { f32: sumOf(xs[1]! * ws[2]! * ws[3]!) }, code: { ts: /K\.(gemm|convBlock|fullConv|convValid)\(/ } }),
+  ),
+  // The filter gradient of a valid convolution (x, the output's cotangent):
+  // LeNet's two layers at small batches, rows of 4 + 3 pixels, odd filter
+  // counts, taps left over after 4, one-pixel rows.
+  ...([
+    ["LeNet conv2 (batch 3)", [3, 20, 12, 12], [3, 50, 8, 8]],
+    ["LeNet conv1 (batch 2)", [2, 1, 28, 28], [2, 20, 24, 24]],
+    ["rows of 7, 3×3 taps, 5 filters", [3, 2, 9, 9], [3, 5, 7, 7]],
+    ["rows of 6, 3×7 taps", [2, 3, 8, 12], [2, 3, 6, 6]],
+    ["one-pixel rows", [4, 2, 5, 9], [4, 1, 4, 1]],
+  ] as [string, Shape, Shape][]).map(([what, xs, cs]) =>
+    op(`conv2d_filter_grad ${JSON.stringify(xs)}, ${JSON.stringify(cs)}, ${what}`, "conv2d_filter_grad", {}, (g) => [g.normal(xs), g.normal(cs)], {
+      tol: { f32: sumOf(cs[0]! * cs[2]! * cs[3]!) },
+      code: { ts: /K\.convFilterGrad\(/ },
+    }),
   ),
 ];
 
@@ -512,6 +527,8 @@ describe("WGSL loop budget", () => {
     // LeNet's conv2: 20 channels, 5 filter rows each (rows unrolled).
     expect(trips(shapes("f", "conv2d", { border: "valid" }, [2, 20, 12, 12], [50, 20, 5, 5]))).toBe(20 + 100);
     expect(trips(shapes("g", "conv2d", { border: "valid" }, [1, 2, 3, 70], [1, 2, 2, 65]))).toBe(2 + 4 + 2 * 2 * 65);
+    // LeNet's first filter gradient: 500 images, 24 rows each (rows unrolled).
+    expect(trips(shapes("k", "conv2d_filter_grad", {}, [500, 1, 28, 28], [500, 20, 24, 24]))).toBe(500 + 500 * 24);
     expect(trips(shapes("h", "transpose", { perm: [1, 0] }, [3, 4]))).toBe(0);
     expect(trips(shapes("i", "add", {}, [3], [3]))).toBe(0);
     expect(trips(shapes("j", "max_pool2d", { size: [2, 2] }, [1, 1, 4, 4]))).toBe(0);

@@ -82,6 +82,7 @@ export interface PrimAttrs {
 
   // Convolutional nets (NCHW; see conv2d.ts for the convolution convention).
   conv2d: { readonly border: "valid" | "full" };
+  conv2d_filter_grad: None;
   flip: { readonly axes: readonly number[] };
   max_pool2d: { readonly size: readonly number[] };
   max_pool2d_grad: { readonly size: readonly number[] };

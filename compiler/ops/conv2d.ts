@@ -11,6 +11,8 @@
 // axes, `flip` of the two spatial axes); with T = transpose [1,0,2,3] and
 // F = flip [2,3]:
 //   valid: dx = conv_full(ct, F(T(w)))          dw = T(F(conv_valid(T(x), F(T(ct)))))
+//          (dw is the primitive conv2d_filter_grad(x, ct): the same sums with
+//          no layout copies, ./conv2d-filter-grad.ts)
 //   full:  dx = conv_valid(ct, F(T(w)))         dw = conv_valid(T(ct), F(T(x)))
 // (the filter gradient treats the batch as the channel axis being summed).
 import type { Builder } from "../ir/builder.ts";
@@ -72,6 +74,13 @@ function emitGemm(ctx: Ctx): string {
   const nb = Math.max(1, Math.min(N, Math.ceil(TARGET_ROW / HoWo)));
   const L = nb * HoWo;
   const cb = Math.max(1, Math.min(C, Math.floor(GEMM_COLS / (T * L))));
+  if (directPays(Wo)) {
+    // Straight from the input through a table of its taps' offsets
+    // (compiler/emit/wasm/conv-direct.ts), in the channel blocks of cb
+    // channels the im2col path below would use: the same floats.
+    const tab = scratch("Int32Array", C * T);
+    return kernelCall(kernels, "convValid", { x: addr(X), w: pw, y: po, tab: addr(tab), n: N, C, H, W, K, kh, kw, Ho, Wo, cb });
+  }
   const cols = scratch("Float32Array", cb * T * L);
   const pcols = addr(cols);
   const direct = nb === 1;
@@ -121,6 +130,15 @@ function emitGemm(ctx: Ctx): string {
   }
   lines.push(`}`);
   return lines.join("\n");
+}
+
+/** Output rows this wide or wider go through the direct kernel (its 8- and
+ * 4-pixel tiles; narrower rows would run mostly in its 1–3-pixel tails,
+ * where a lane of work costs a whole vector's). */
+const DIRECT_MIN_WIDTH = 8;
+
+function directPays(Wo: number): boolean {
+  return Wo >= DIRECT_MIN_WIDTH;
 }
 
 /** Whether emitSwapped's layout copies under a quarter of what im2col of
@@ -282,7 +300,8 @@ export const conv2d = defineOp({
     const wT = flipHW(b, b.transpose(w, swap01)); // [C, K, kh, kw], flipped
     if (n.attrs.border === "valid") {
       const dx = conv(b, ct, wT, "full");
-      const dw = b.transpose(flipHW(b, conv(b, b.transpose(x, swap01), flipHW(b, b.transpose(ct, swap01)), "valid")), swap01);
+      // T(F(conv_valid(T(x), F(T(ct))))) as one op (./conv2d-filter-grad.ts).
+      const dw = b.op("conv2d_filter_grad", [x, ct], {});
       return [dx, dw];
     }
     const dx = conv(b, ct, wT, "valid");

@@ -38,6 +38,7 @@ import { pad } from "./pad.ts";
 import { concat } from "./concat.ts";
 import { matmul } from "./matmul.ts";
 import { conv2d } from "./conv2d.ts";
+import { conv2d_filter_grad } from "./conv2d-filter-grad.ts";
 import { flip } from "./flip.ts";
 import { max_pool2d } from "./max-pool2d.ts";
 import { max_pool2d_grad } from "./max-pool2d-grad.ts";
@@ -86,6 +87,7 @@ export const OPS: { readonly [P in Prim]: OpDef<P> } = {
   concat,
   matmul,
   conv2d,
+  conv2d_filter_grad,
   flip,
   max_pool2d,
   max_pool2d_grad,

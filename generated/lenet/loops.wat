@@ -44,8 +44,8 @@
   (func $step0_c1 (export "step0_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 32149952) (i32.mul (local.get $row) (i32.const 576))))
-      (local.set $b0 (i32.add (i32.const 26389952) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
+      (local.set $bo (i32.add (i32.const 32092464) (i32.mul (local.get $row) (i32.const 576))))
+      (local.set $b0 (i32.add (i32.const 26332464) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
       (local.set $b1 (i32.add (i32.const 2016) (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -66,8 +66,8 @@
   (func $step0_c2 (export "step0_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 47036352) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 45436352) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
+      (local.set $bo (i32.add (i32.const 45854464) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 44254464) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
       (local.set $b1 (i32.add (i32.const 102096) (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -88,8 +88,8 @@
   (func $step0_h (export "step0_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 49636352) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 48636352) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 48454464) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 47454464) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -109,8 +109,8 @@
   (func $step0_p_y_given_x_add (export "step0_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50656352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 50636352) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 49474464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 49454464) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -130,9 +130,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50678352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 50656352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 50676352) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 49496464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 49474464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 49494464) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -152,8 +152,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50698352) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 50678352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 49516464) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 49496464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -172,8 +172,8 @@
   (func $step0_cost_nll_log (export "step0_cost_nll_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50742352) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 50718352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 49560464) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 49536464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -192,9 +192,9 @@
   (func $step0_cost_nll_reducesum (export "step0_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 50720352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 50678352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 50742352) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 49538464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 49496464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 49560464) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -213,7 +213,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 50744352) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 49562464) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
@@ -221,7 +221,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.const 50744352))
+      (local.set $b0 (i32.const 49562464))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -239,7 +239,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 50746352) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 49564464) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -247,8 +247,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50746368) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 50746352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 49564480) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 49564464) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -268,7 +268,7 @@
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 50720352) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 49538464) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -286,7 +286,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.002 0.002 0.002 0.002) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 50746384) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 49564496) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
@@ -294,9 +294,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50748384) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 50746384) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50718352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 49566496) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 49564496) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 49536464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -315,10 +315,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 50750384) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 50720352) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 50748384) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 50698352) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 49568496) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 49538464) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 49566496) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 49516464) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -338,10 +338,10 @@
   (func $step0_d_h_mul (export "step0_d_h_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 51770432) (i32.mul (local.get $row) (i32.const 1000000))))
-      (local.set $b0 (i32.add (i32.const 50770432) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 49636352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 49636352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 50588544) (i32.mul (local.get $row) (i32.const 1000000))))
+      (local.set $b0 (i32.add (i32.const 49588544) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48454464) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 48454464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1000000)))
@@ -360,10 +360,10 @@
   (func $step0_d_c2_mul (export "step0_d_c2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 54372432) (i32.mul (local.get $row) (i32.const 1600000))))
-      (local.set $b0 (i32.add (i32.const 52772432) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 47036352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 47036352) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 53190544) (i32.mul (local.get $row) (i32.const 1600000))))
+      (local.set $b0 (i32.add (i32.const 51590544) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 45854464) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 45854464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1600000)))
@@ -382,10 +382,10 @@
   (func $step0_d_c1_mul (export "step0_d_c1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 88672640) (i32.mul (local.get $row) (i32.const 5760000))))
-      (local.set $b0 (i32.add (i32.const 62572640) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 32149952) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 32149952) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 74008752) (i32.mul (local.get $row) (i32.const 5760000))))
+      (local.set $b0 (i32.add (i32.const 61390752) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 32092464) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 32092464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5760000)))
@@ -406,7 +406,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 166161520) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 102808832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -427,7 +427,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2016) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $b0 (i32.add (i32.const 2016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 94432640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 79768752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -448,7 +448,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2096) (i32.mul (local.get $row) (i32.const 100000))))
       (local.set $b0 (i32.add (i32.const 2096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88572640) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 67506752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 100000)))
@@ -469,7 +469,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 102096) (i32.mul (local.get $row) (i32.const 200))))
       (local.set $b0 (i32.add (i32.const 102096) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 55972432) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 54790544) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 200)))
@@ -490,7 +490,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1702304) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 1702304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 52770432) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 51588544) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -511,7 +511,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1724304) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b0 (i32.add (i32.const 1724304) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 50770384) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 49588496) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 40)))
@@ -530,8 +530,8 @@
   (func $evaluate_c1 (export "evaluate_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 195021120) (i32.mul (local.get $row) (i32.const 576))))
-      (local.set $b0 (i32.add (i32.const 189261120) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
+      (local.set $bo (i32.add (i32.const 154651056) (i32.mul (local.get $row) (i32.const 576))))
+      (local.set $b0 (i32.add (i32.const 148891056) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
       (local.set $b1 (i32.add (i32.const 2016) (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -552,8 +552,8 @@
   (func $evaluate_c2 (export "evaluate_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 209907520) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 208307520) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
+      (local.set $bo (i32.add (i32.const 168413056) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 166813056) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
       (local.set $b1 (i32.add (i32.const 102096) (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -574,8 +574,8 @@
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 212507520) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 211507520) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 171013056) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 170013056) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -595,8 +595,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213527520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213507520) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 172033056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 172013056) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -616,9 +616,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213549520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213527520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 213547520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 172055056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 172033056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 172053056) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -638,8 +638,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213569520) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 213549520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 172075056) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 172055056) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -658,9 +658,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213591520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 213569520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 213589520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 172097056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 172075056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 172095056) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -680,8 +680,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213635520) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 213589520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 172141056) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 172095056) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -700,9 +700,9 @@
   (func $evaluate_cost_reducesum (export "evaluate_cost_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 213615520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 213549520) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 213635520) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 172121056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 172055056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 172141056) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -721,7 +721,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 213637520) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 172143056) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
@@ -729,8 +729,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213639520) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 213637520) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 172145056) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 172143056) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

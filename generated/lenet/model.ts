@@ -166,72 +166,62 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 203.7 MiB, laid out at compile time. */
-  private readonly mem = createArena(213641520, cpuThreads(true));
+  /** Every buffer of the model, 164.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(172147056, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 500), b1: new Float32Array(this.mem.buffer, 2016, 20), W2: new Float32Array(this.mem.buffer, 2096, 25000), b2: new Float32Array(this.mem.buffer, 102096, 50), W3: new Float32Array(this.mem.buffer, 102304, 400000), b3: new Float32Array(this.mem.buffer, 1702304, 500), W4: new Float32Array(this.mem.buffer, 1704304, 5000), b4: new Float32Array(this.mem.buffer, 1724304, 10) };
   readonly state: Record<string, Float32Array> = {};
   private readonly c1_conv2d = new Float32Array(this.mem.buffer, 1724352, 5760000);
   private readonly x = new Float32Array(this.mem.buffer, 24764352, 392000);
-  private readonly c1_maxpool2d = new Float32Array(this.mem.buffer, 26389952, 1440000);
-  private readonly c1 = new Float32Array(this.mem.buffer, 32149952, 1440000);
-  private readonly c2_conv2d = new Float32Array(this.mem.buffer, 37909952, 1600000);
-  private readonly c2_maxpool2d = new Float32Array(this.mem.buffer, 45436352, 400000);
-  private readonly c2 = new Float32Array(this.mem.buffer, 47036352, 400000);
-  private readonly h_matmul = new Float32Array(this.mem.buffer, 48636352, 250000);
-  private readonly h = new Float32Array(this.mem.buffer, 49636352, 250000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 50636352, 5000);
-  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 50656352, 5000);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 50676352, 500);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 50678352, 5000);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 50698352, 5000);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 50718352, 500);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 50720352, 5000);
-  private readonly y = new Int32Array(this.mem.buffer, 50740352, 500);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 50742352, 500);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 50744352, 500);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 50746352, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 50746368, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 50746384, 500);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 50748384, 500);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 50750384, 5000);
-  private readonly grad_b4 = new Float32Array(this.mem.buffer, 50770384, 10);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 50770432, 250000);
-  private readonly d_h_mul = new Float32Array(this.mem.buffer, 51770432, 250000);
-  private readonly grad_b3 = new Float32Array(this.mem.buffer, 52770432, 500);
-  private readonly d_h_matmul = new Float32Array(this.mem.buffer, 52772432, 400000);
-  private readonly d_c2_mul = new Float32Array(this.mem.buffer, 54372432, 400000);
-  private readonly grad_b2 = new Float32Array(this.mem.buffer, 55972432, 50);
-  private readonly d_c2_maxpool2dgrad = new Float32Array(this.mem.buffer, 55972640, 1600000);
-  private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 62372640, 25000);
-  private readonly d_c2_flip = new Float32Array(this.mem.buffer, 62472640, 25000);
-  private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 62572640, 1440000);
-  private readonly step0_scratch20 = new Float32Array(this.mem.buffer, 68332640, 25000);
-  private readonly d_c2_transpose2 = new Float32Array(this.mem.buffer, 68688640, 1440000);
-  private readonly d_c2_transpose3 = new Float32Array(this.mem.buffer, 74448640, 1600000);
-  private readonly d_c2_flip2 = new Float32Array(this.mem.buffer, 80848640, 1600000);
-  private readonly d_c2_conv2d2 = new Float32Array(this.mem.buffer, 87248640, 25000);
-  private readonly d_c2_flip3 = new Float32Array(this.mem.buffer, 88472640, 25000);
-  private readonly grad_W2 = new Float32Array(this.mem.buffer, 88572640, 25000);
-  private readonly d_c1_mul = new Float32Array(this.mem.buffer, 88672640, 1440000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 94432640, 20);
-  private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 94432720, 5760000);
-  private readonly d_c1_transpose = new Float32Array(this.mem.buffer, 117472720, 392000);
-  private readonly d_c1_transpose2 = new Float32Array(this.mem.buffer, 119040720, 5760000);
-  private readonly d_c1_flip = new Float32Array(this.mem.buffer, 142080720, 5760000);
-  private readonly d_c1_conv2d = new Float32Array(this.mem.buffer, 165120720, 500);
-  private readonly d_c1_flip2 = new Float32Array(this.mem.buffer, 166159520, 500);
-  private readonly grad_W1 = new Float32Array(this.mem.buffer, 166161520, 500);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 213527520, 5000);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 213547520, 500);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 213569520, 5000);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 213589520, 500);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 213591520, 5000);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 213611520, 500);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 213613520, 500);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 213615520, 5000);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 213639520, 500);
+  private readonly c1_maxpool2d = new Float32Array(this.mem.buffer, 26332464, 1440000);
+  private readonly c1 = new Float32Array(this.mem.buffer, 32092464, 1440000);
+  private readonly c2_conv2d = new Float32Array(this.mem.buffer, 37852464, 1600000);
+  private readonly c2_maxpool2d = new Float32Array(this.mem.buffer, 44254464, 400000);
+  private readonly c2 = new Float32Array(this.mem.buffer, 45854464, 400000);
+  private readonly h_matmul = new Float32Array(this.mem.buffer, 47454464, 250000);
+  private readonly h = new Float32Array(this.mem.buffer, 48454464, 250000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 49454464, 5000);
+  private readonly p_y_given_x_add = new Float32Array(this.mem.buffer, 49474464, 5000);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 49494464, 500);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 49496464, 5000);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 49516464, 5000);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 49536464, 500);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 49538464, 5000);
+  private readonly y = new Int32Array(this.mem.buffer, 49558464, 500);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 49560464, 500);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 49562464, 500);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 49564464, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 49564480, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 49564496, 500);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 49566496, 500);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 49568496, 5000);
+  private readonly grad_b4 = new Float32Array(this.mem.buffer, 49588496, 10);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 49588544, 250000);
+  private readonly d_h_mul = new Float32Array(this.mem.buffer, 50588544, 250000);
+  private readonly grad_b3 = new Float32Array(this.mem.buffer, 51588544, 500);
+  private readonly d_h_matmul = new Float32Array(this.mem.buffer, 51590544, 400000);
+  private readonly d_c2_mul = new Float32Array(this.mem.buffer, 53190544, 400000);
+  private readonly grad_b2 = new Float32Array(this.mem.buffer, 54790544, 50);
+  private readonly d_c2_maxpool2dgrad = new Float32Array(this.mem.buffer, 54790752, 1600000);
+  private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 61190752, 25000);
+  private readonly d_c2_flip = new Float32Array(this.mem.buffer, 61290752, 25000);
+  private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 61390752, 1440000);
+  private readonly step0_scratch11 = new Float32Array(this.mem.buffer, 67150752, 25000);
+  private readonly grad_W2 = new Float32Array(this.mem.buffer, 67506752, 25000);
+  private readonly d_c1_mul = new Float32Array(this.mem.buffer, 74008752, 1440000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 79768752, 20);
+  private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 79768832, 5760000);
+  private readonly grad_W1 = new Float32Array(this.mem.buffer, 102808832, 500);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 172033056, 5000);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 172053056, 500);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 172075056, 5000);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 172095056, 500);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 172097056, 5000);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 172117056, 500);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 172119056, 500);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 172121056, 5000);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 172145056, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -257,52 +247,38 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/lenet.yaml:35 c1: c1_conv2d = conv2d(x, W1)
     {
-      for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
-        const nb$2 = Math.min(1, 500 - n0$1);
-        {
-          const cb$4 = Math.min(1, 1 - 0);
-          this.k.im2colBlock({ x: 24764352, cols: 189203520, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$4 });
-          this.k.gemm({ a: 16, b: 189203520, c: 166163520 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
-        }
-      }
+      this.k.convValid({ x: 24764352, w: 16, y: 125850944, tab: 148890944, n: 500, C: 1, H: 28, W: 28, K: 20, kh: 5, kw: 5, Ho: 24, Wo: 24, cb: 1 });
     }
 
     // specs/lenet.yaml:35 c1: c1_maxpool2d = max_pool2d(c1_conv2d)
     {
-      this.k.maxPool2d({ x: 166163520, y: 189261120, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
+      this.k.maxPool2d({ x: 125850944, y: 148891056, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
     // specs/lenet.yaml:35 c1: c1 = tanh(c1_maxpool2d + b1)
     this.w.evaluate_c1(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 c2: c2_conv2d = conv2d(c1, W2)
     {
-      for (let n0$7 = 0; n0$7 < 500; n0$7 += 8) {
-        const nb$8 = Math.min(8, 500 - n0$7);
-        for (let c0$9 = 0; c0$9 < 20; c0$9 += 20) {
-          const cb$10 = Math.min(20, 20 - c0$9);
-          this.k.convBlock({ x: 195021120, cols: 207181120, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 208205120, K: 50, lda: 500, accumulate: c0$9 > 0 });
-        }
-        this.k.copyRuns({ src: 208205120, dst: 200781120 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // evaluate_scratch6 → c2_conv2d
-      }
+      this.k.convValid({ x: 154651056, w: 2096, y: 160411056, tab: 166811056, n: 500, C: 20, H: 12, W: 12, K: 50, kh: 5, kw: 5, Ho: 8, Wo: 8, cb: 20 });
     }
 
     // specs/lenet.yaml:36 c2: c2_maxpool2d = max_pool2d(c2_conv2d)
     {
-      this.k.maxPool2d({ x: 200781120, y: 208307520, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
+      this.k.maxPool2d({ x: 160411056, y: 166813056, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
     // specs/lenet.yaml:36 c2: c2 = tanh(c2_maxpool2d + b2)
     this.w.evaluate_c2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 h: h_matmul = matmul(c2, W3)
     {
-      this.k.gemm({ a: 209907520, b: 102304, c: 211507520, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
+      this.k.gemm({ a: 168413056, b: 102304, c: 170013056, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
     }
 
     // specs/lenet.yaml:38 h: h = tanh(h_matmul + b3)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
-      this.k.gemm({ a: 212507520, b: 1704304, c: 213507520, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 171013056, b: 1704304, c: 172013056, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -310,11 +286,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$14 = 0;
-      for (let c$11 = 0; c$11 < 500; c$11++) {
-        for (let c$12 = 0; c$12 < 10; c$12++) {
-          const o$13 = c$11;
-          p_y_given_x_reducemax[o$13] = Math.max(p_y_given_x_reducemax[o$13], p_y_given_x_add[s$14++]);
+      let s$5 = 0;
+      for (let c$2 = 0; c$2 < 500; c$2++) {
+        for (let c$3 = 0; c$3 < 10; c$3++) {
+          const o$4 = c$2;
+          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_add[s$5++]);
         }
       }
     }
@@ -325,10 +301,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$15 = 0; o$15 < 500; o$15++) {
-        let s$17 = 0;
-        for (let k$16 = o$15 * 10; k$16 < o$15 * 10 + 10; k$16++) s$17 += p_y_given_x_exp[k$16];
-        p_y_given_x_reducesum[o$15] = s$17;
+      for (let o$6 = 0; o$6 < 500; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
+        p_y_given_x_reducesum[o$6] = s$8;
       }
     }
 
@@ -336,26 +312,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:44 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$18 = 0; o$18 < 500; o$18++) {
+      for (let o$9 = 0; o$9 < 500; o$9++) {
         {
-          let best$21 = p_y_given_x[o$18 * 10], bi$22 = 0;
-          for (let k$20 = 1; k$20 < 10; k$20++) {
-            const v$23 = p_y_given_x[(o$18 * 10 + k$20)];
-            if (v$23 > best$21) { best$21 = v$23; bi$22 = k$20; }
+          let best$12 = p_y_given_x[o$9 * 10], bi$13 = 0;
+          for (let k$11 = 1; k$11 < 10; k$11++) {
+            const v$14 = p_y_given_x[(o$9 * 10 + k$11)];
+            if (v$14 > best$12) { best$12 = v$14; bi$13 = k$11; }
           }
-          error_argmax[o$18] = bi$22;
+          error_argmax[o$9] = bi$13;
         }
       }
     }
 
     // specs/lenet.yaml:44 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$24 = 0; i$24 < 500; i$24++) error[i$24] = (error_argmax[i$24] !== y[i$24] ? 1 : 0);
+    for (let i$15 = 0; i$15 < 500; i$15++) error[i$15] = (error_argmax[i$15] !== y[i$15] ? 1 : 0);
     // specs/lenet.yaml:45 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$25 = 0; i$25 < 500; i$25++) {
-        const l$26 = y[i$25];
-        if (l$26 >= 0 && l$26 < 10) cost_onehot[i$25 * 10 + l$26] = 1;
+      for (let i$16 = 0; i$16 < 500; i$16++) {
+        const l$17 = y[i$16];
+        if (l$17 >= 0 && l$17 < 10) cost_onehot[i$16 * 10 + l$17] = 1;
       }
     }
 
@@ -406,21 +382,11 @@ export class Model implements CompiledModel {
         ["transpose %75 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_transpose],
         ["flip %76 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_flip],
         ["conv2d %77 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_conv2d],
-        ["transpose %78 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_transpose2],
-        ["transpose %79 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_transpose3],
-        ["flip %80 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_flip2],
-        ["conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_conv2d2],
-        ["flip %82 at specs/lenet.yaml:36:21 (graph.c2)", this.d_c2_flip3],
-        ["transpose %83 at specs/lenet.yaml:36:21 (graph.c2)", this.grad_W2],
-        ["mul %87 at specs/lenet.yaml:35:7 (graph.c1), computing sub %86 at specs/lenet.yaml:35:7 (graph.c1), computing mul %84 at specs/lenet.yaml:35:7 (graph.c1)", this.d_c1_mul],
-        ["reduce_sum %88 at specs/lenet.yaml:35:44 (graph.c1)", this.grad_b1],
-        ["max_pool2d_grad %90 at specs/lenet.yaml:35:12 (graph.c1)", this.d_c1_maxpool2dgrad],
-        ["transpose %91 at specs/lenet.yaml:35:21 (graph.c1)", this.d_c1_transpose],
-        ["transpose %92 at specs/lenet.yaml:35:21 (graph.c1)", this.d_c1_transpose2],
-        ["flip %93 at specs/lenet.yaml:35:21 (graph.c1)", this.d_c1_flip],
-        ["conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)", this.d_c1_conv2d],
-        ["flip %95 at specs/lenet.yaml:35:21 (graph.c1)", this.d_c1_flip2],
-        ["transpose %96 at specs/lenet.yaml:35:21 (graph.c1)", this.grad_W1],
+        ["conv2d_filter_grad %78 at specs/lenet.yaml:36:21 (graph.c2)", this.grad_W2],
+        ["mul %82 at specs/lenet.yaml:35:7 (graph.c1), computing sub %81 at specs/lenet.yaml:35:7 (graph.c1), computing mul %79 at specs/lenet.yaml:35:7 (graph.c1)", this.d_c1_mul],
+        ["reduce_sum %83 at specs/lenet.yaml:35:44 (graph.c1)", this.grad_b1],
+        ["max_pool2d_grad %85 at specs/lenet.yaml:35:12 (graph.c1)", this.d_c1_maxpool2dgrad],
+        ["conv2d_filter_grad %86 at specs/lenet.yaml:35:21 (graph.c1)", this.grad_W1],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -442,52 +408,38 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/lenet.yaml:35 c1: c1_conv2d = conv2d(x, W1)
     {
-      for (let n0$1 = 0; n0$1 < 500; n0$1 += 1) {
-        const nb$2 = Math.min(1, 500 - n0$1);
-        {
-          const cb$4 = Math.min(1, 1 - 0);
-          this.k.im2colBlock({ x: 24764352, cols: 26332352, C: 1, H: 28, W: 28, kh: 5, kw: 5, Ho: 24, Wo: 24, L: 576, n0: n0$1, nb: nb$2, c0: 0, cb: cb$4 });
-          this.k.gemm({ a: 16, b: 26332352, c: 1724352 + n0$1 * 46080, m: 20, n: 576, k: cb$4 * 25, lda: 25, ldb: 576, ldc: 576, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
-        }
-      }
+      this.k.convValid({ x: 24764352, w: 16, y: 1724352, tab: 26332352, n: 500, C: 1, H: 28, W: 28, K: 20, kh: 5, kw: 5, Ho: 24, Wo: 24, cb: 1 });
     }
 
     // specs/lenet.yaml:35 c1: c1_maxpool2d = max_pool2d(c1_conv2d)
     {
-      this.k.maxPool2d({ x: 1724352, y: 26389952, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
+      this.k.maxPool2d({ x: 1724352, y: 26332464, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
     // specs/lenet.yaml:35 c1: c1 = tanh(c1_maxpool2d + b1)
     this.w.step0_c1(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 c2: c2_conv2d = conv2d(c1, W2)
     {
-      for (let n0$7 = 0; n0$7 < 500; n0$7 += 8) {
-        const nb$8 = Math.min(8, 500 - n0$7);
-        for (let c0$9 = 0; c0$9 < 20; c0$9 += 20) {
-          const cb$10 = Math.min(20, 20 - c0$9);
-          this.k.convBlock({ x: 32149952, cols: 44309952, C: 20, H: 12, W: 12, kh: 5, kw: 5, Ho: 8, Wo: 8, L: 512, n0: n0$7, nb: nb$8, c0: c0$9, cb: cb$10, w: 2096, acc: 45333952, K: 50, lda: 500, accumulate: c0$9 > 0 });
-        }
-        this.k.copyRuns({ src: 45333952, dst: 37909952 + n0$7 * 12800, outer: nb$8, inner: 50, run: 64, srcOuter: 64, srcInner: 512, dstOuter: 3200, dstInner: 64 }); // step0_scratch6 → c2_conv2d
-      }
+      this.k.convValid({ x: 32092464, w: 2096, y: 37852464, tab: 44252464, n: 500, C: 20, H: 12, W: 12, K: 50, kh: 5, kw: 5, Ho: 8, Wo: 8, cb: 20 });
     }
 
     // specs/lenet.yaml:36 c2: c2_maxpool2d = max_pool2d(c2_conv2d)
     {
-      this.k.maxPool2d({ x: 37909952, y: 45436352, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
+      this.k.maxPool2d({ x: 37852464, y: 44254464, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
     // specs/lenet.yaml:36 c2: c2 = tanh(c2_maxpool2d + b2)
     this.w.step0_c2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 h: h_matmul = matmul(c2, W3)
     {
-      this.k.gemm({ a: 47036352, b: 102304, c: 48636352, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
+      this.k.gemm({ a: 45854464, b: 102304, c: 47454464, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
     }
 
     // specs/lenet.yaml:38 h: h = tanh(h_matmul + b3)
     this.w.step0_h(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
-      this.k.gemm({ a: 49636352, b: 1704304, c: 50636352, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 48454464, b: 1704304, c: 49454464, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -495,11 +447,11 @@ export class Model implements CompiledModel {
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$14 = 0;
-      for (let c$11 = 0; c$11 < 500; c$11++) {
-        for (let c$12 = 0; c$12 < 10; c$12++) {
-          const o$13 = c$11;
-          p_y_given_x_reducemax[o$13] = Math.max(p_y_given_x_reducemax[o$13], p_y_given_x_add[s$14++]);
+      let s$5 = 0;
+      for (let c$2 = 0; c$2 < 500; c$2++) {
+        for (let c$3 = 0; c$3 < 10; c$3++) {
+          const o$4 = c$2;
+          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_add[s$5++]);
         }
       }
     }
@@ -510,19 +462,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$15 = 0; o$15 < 500; o$15++) {
-        let s$17 = 0;
-        for (let k$16 = o$15 * 10; k$16 < o$15 * 10 + 10; k$16++) s$17 += p_y_given_x_exp[k$16];
-        p_y_given_x_reducesum[o$15] = s$17;
+      for (let o$6 = 0; o$6 < 500; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
+        p_y_given_x_reducesum[o$6] = s$8;
       }
     }
 
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$18 = 0; i$18 < 500; i$18++) {
-        const l$19 = y[i$18];
-        if (l$19 >= 0 && l$19 < 10) cost_nll_onehot[i$18 * 10 + l$19] = 1;
+      for (let i$9 = 0; i$9 < 500; i$9++) {
+        const l$10 = y[i$9];
+        if (l$10 >= 0 && l$10 < 10) cost_nll_onehot[i$9 * 10 + l$10] = 1;
       }
     }
 
@@ -542,143 +494,79 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_b4 = Σ d_p_y_given_x_add
     {
-      this.k.sumAround({ src: 50750384, dst: 50770384, outer: 500, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b4
+      this.k.sumAround({ src: 49568496, dst: 49588496, outer: 500, mid: 10, inner: 1 }); // Σ d_p_y_given_x_add → grad_b4
     }
 
     // specs/lenet.yaml:39 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, W4)
     {
-      this.k.gemm({ a: 50750384, b: 1704304, c: 50770432, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
+      this.k.gemm({ a: 49568496, b: 1704304, c: 49588544, m: 500, n: 500, k: 10, lda: 10, ldb: 10, ldc: 500, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ W4 → d_p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:38 gradient of h: d_h_mul = d_p_y_given_x_matmul * (1 - (h * h))
     this.w.step0_d_h_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 gradient of h: grad_b3 = Σ d_h_mul
     {
-      this.k.sumAround({ src: 51770432, dst: 52770432, outer: 500, mid: 500, inner: 1 }); // Σ d_h_mul → grad_b3
+      this.k.sumAround({ src: 50588544, dst: 51588544, outer: 500, mid: 500, inner: 1 }); // Σ d_h_mul → grad_b3
     }
 
     // specs/lenet.yaml:38 gradient of h: d_h_matmul = matmul(d_h_mul, W3)
     {
-      this.k.gemm({ a: 51770432, b: 102304, c: 52772432, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h_mul @ W3 → d_h_matmul
+      this.k.gemm({ a: 50588544, b: 102304, c: 51590544, m: 500, n: 800, k: 500, lda: 500, ldb: 500, ldc: 800, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_h_mul @ W3 → d_h_matmul
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_mul = d_h_matmul * (1 - (c2 * c2))
     this.w.step0_d_c2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 gradient of c2: grad_b2 = Σ d_c2_mul
     {
-      this.k.sumAround({ src: 54372432, dst: 55972432, outer: 500, mid: 50, inner: 16 }); // Σ d_c2_mul → grad_b2
+      this.k.sumAround({ src: 53190544, dst: 54790544, outer: 500, mid: 50, inner: 16 }); // Σ d_c2_mul → grad_b2
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_maxpool2dgrad = max_pool2d_grad(c2_conv2d, d_c2_mul)
     {
-      this.k.maxPool2dGrad({ x: 37909952, g: 54372432, out: 55972640, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d, d_c2_mul → d_c2_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 37852464, g: 53190544, out: 54790752, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d, d_c2_mul → d_c2_maxpool2dgrad
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_transpose = transpose(W2)
     {
-      this.k.swap01Blocks({ src: 2096, dst: 62372640, rows: 50, cols: 20, block: 25 }); // W2 → d_c2_transpose
+      this.k.swap01Blocks({ src: 2096, dst: 61190752, rows: 50, cols: 20, block: 25 }); // W2 → d_c2_transpose
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_flip = flip(d_c2_transpose)
     {
-      this.k.reverseBlocks({ src: 62372640, dst: 62472640, blocks: 1000, block: 25 }); // d_c2_transpose → d_c2_flip
+      this.k.reverseBlocks({ src: 61190752, dst: 61290752, blocks: 1000, block: 25 }); // d_c2_transpose → d_c2_flip
     }
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$24 = 0; k$24 < 20; k$24++) {
-        for (let c$23 = 0; c$23 < 50; c$23++) {
-          for (let t$25 = 0; t$25 < 25; t$25++) this.step0_scratch20[c$23 * 500 + k$24 * 25 + t$25] = d_c2_flip[(k$24 * 50 + c$23) * 25 + t$25];
+      for (let k$15 = 0; k$15 < 20; k$15++) {
+        for (let c$14 = 0; c$14 < 50; c$14++) {
+          for (let t$16 = 0; t$16 < 25; t$16++) this.step0_scratch11[c$14 * 500 + k$15 * 25 + t$16] = d_c2_flip[(k$15 * 50 + c$14) * 25 + t$16];
         }
       }
       d_c2_conv2d.fill(0);
-      this.k.fullConv({ x: 55972640, wr: 68332640, r: 68432640, r2: 68560640, y: 62572640, n: 500, C: 50, H: 8, W: 8, K: 20, kh: 5, kw: 5, Ho: 12, Wo: 12 });
+      this.k.fullConv({ x: 54790752, wr: 67150752, r: 67250752, r2: 67378752, y: 61390752, n: 500, C: 50, H: 8, W: 8, K: 20, kh: 5, kw: 5, Ho: 12, Wo: 12 });
     }
 
-    // specs/lenet.yaml:36 gradient of c2: d_c2_transpose2 = transpose(c1)
+    // specs/lenet.yaml:36 gradient of c2: grad_W2 = conv2d_filter_grad(c1, d_c2_maxpool2dgrad)
     {
-      this.k.swap01Blocks({ src: 32149952, dst: 68688640, rows: 500, cols: 20, block: 144 }); // c1 → d_c2_transpose2
-    }
-
-    // specs/lenet.yaml:36 gradient of c2: d_c2_transpose3 = transpose(d_c2_maxpool2dgrad)
-    {
-      this.k.swap01Blocks({ src: 55972640, dst: 74448640, rows: 500, cols: 50, block: 64 }); // d_c2_maxpool2dgrad → d_c2_transpose3
-    }
-
-    // specs/lenet.yaml:36 gradient of c2: d_c2_flip2 = flip(d_c2_transpose3)
-    {
-      this.k.reverseBlocks({ src: 74448640, dst: 80848640, blocks: 25000, block: 64 }); // d_c2_transpose3 → d_c2_flip2
-    }
-
-    // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2)
-    {
-      for (let n0$28 = 0; n0$28 < 20; n0$28 += 20) {
-        const nb$29 = Math.min(20, 20 - n0$28);
-        for (let c0$30 = 0; c0$30 < 500; c0$30 += 8) {
-          const cb$31 = Math.min(8, 500 - c0$30);
-          this.k.convBlock({ x: 68688640, cols: 87348640, C: 500, H: 12, W: 12, kh: 8, kw: 8, Ho: 5, Wo: 5, L: 500, n0: n0$28, nb: nb$29, c0: c0$30, cb: cb$31, w: 80848640, acc: 88372640, K: 50, lda: 32000, accumulate: c0$30 > 0 });
-        }
-        this.k.copyRuns({ src: 88372640, dst: 87248640 + n0$28 * 5000, outer: nb$29, inner: 50, run: 25, srcOuter: 25, srcInner: 500, dstOuter: 1250, dstInner: 25 }); // step0_scratch27 → d_c2_conv2d2
-      }
-    }
-
-    // specs/lenet.yaml:36 gradient of c2: d_c2_flip3 = flip(d_c2_conv2d2)
-    {
-      this.k.reverseBlocks({ src: 87248640, dst: 88472640, blocks: 1000, block: 25 }); // d_c2_conv2d2 → d_c2_flip3
-    }
-
-    // specs/lenet.yaml:36 gradient of c2: grad_W2 = transpose(d_c2_flip3)
-    {
-      this.k.swap01Blocks({ src: 88472640, dst: 88572640, rows: 20, cols: 50, block: 25 }); // d_c2_flip3 → grad_W2
+      this.k.convFilterGrad({ x: 32092464, g: 54790752, gt: 67606752, tab: 74006752, dw: 67506752, N: 500, C: 20, H: 12, W: 12, K: 50, Ho: 8, Wo: 8, kh: 5, kw: 5, nb: 10 }); // c1, d_c2_maxpool2dgrad → grad_W2
     }
 
     // specs/lenet.yaml:35 gradient of c1: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1))
     this.w.step0_d_c1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:35 gradient of c1: grad_b1 = Σ d_c1_mul
     {
-      this.k.sumAround({ src: 88672640, dst: 94432640, outer: 500, mid: 20, inner: 144 }); // Σ d_c1_mul → grad_b1
+      this.k.sumAround({ src: 74008752, dst: 79768752, outer: 500, mid: 20, inner: 144 }); // Σ d_c1_mul → grad_b1
     }
 
     // specs/lenet.yaml:35 gradient of c1: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul)
     {
-      this.k.maxPool2dGrad({ x: 1724352, g: 88672640, out: 94432720, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 1724352, g: 74008752, out: 79768832, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
     }
 
-    // specs/lenet.yaml:35 gradient of c1: d_c1_transpose = transpose(x)
+    // specs/lenet.yaml:35 gradient of c1: grad_W1 = conv2d_filter_grad(x, d_c1_maxpool2dgrad)
     {
-      this.k.swap01Blocks({ src: 24764352, dst: 117472720, rows: 500, cols: 1, block: 784 }); // x → d_c1_transpose
-    }
-
-    // specs/lenet.yaml:35 gradient of c1: d_c1_transpose2 = transpose(d_c1_maxpool2dgrad)
-    {
-      this.k.swap01Blocks({ src: 94432720, dst: 119040720, rows: 500, cols: 20, block: 576 }); // d_c1_maxpool2dgrad → d_c1_transpose2
-    }
-
-    // specs/lenet.yaml:35 gradient of c1: d_c1_flip = flip(d_c1_transpose2)
-    {
-      this.k.reverseBlocks({ src: 119040720, dst: 142080720, blocks: 10000, block: 576 }); // d_c1_transpose2 → d_c1_flip
-    }
-
-    // specs/lenet.yaml:35 gradient of c1: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip)
-    {
-      {
-        const nb$34 = Math.min(1, 1 - 0);
-        for (let c0$35 = 0; c0$35 < 500; c0$35 += 18) {
-          const cb$36 = Math.min(18, 500 - c0$35);
-          this.k.im2colBlock({ x: 117472720, cols: 165122720, C: 500, H: 28, W: 28, kh: 24, kw: 24, Ho: 5, Wo: 5, L: 25, n0: 0, nb: nb$34, c0: c0$35, cb: cb$36 });
-          this.k.gemm({ a: 142080720 + c0$35 * 2304, b: 165122720, c: 165120720, m: 20, n: 25, k: cb$36 * 576, lda: 288000, ldb: 25, ldc: 25, transA: false, transB: false, accumulate: c0$35 > 0, alpha: 1, split: true });
-        }
-      }
-    }
-
-    // specs/lenet.yaml:35 gradient of c1: d_c1_flip2 = flip(d_c1_conv2d)
-    {
-      this.k.reverseBlocks({ src: 165120720, dst: 166159520, blocks: 20, block: 25 }); // d_c1_conv2d → d_c1_flip2
-    }
-
-    // specs/lenet.yaml:35 gradient of c1: grad_W1 = transpose(d_c1_flip2)
-    {
-      this.k.swap01Blocks({ src: 166159520, dst: 166161520, rows: 1, cols: 20, block: 25 }); // d_c1_flip2 → grad_W1
+      this.k.convFilterGrad({ x: 24764352, g: 79768832, gt: 102810832, tab: 125850832, dw: 102808832, N: 500, C: 1, H: 28, W: 28, K: 20, Ho: 24, Wo: 24, kh: 5, kw: 5, nb: 2 }); // x, d_c1_maxpool2dgrad → grad_W1
     }
 
     // specs/lenet.yaml:49 phases[0].optimizer: W1 = W1 - (0.1 * grad_W1)
@@ -691,12 +579,12 @@ export class Model implements CompiledModel {
     this.w.step0_b2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:49 phases[0].optimizer: W3 += -0.1 · grad_W3 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:38 gradient of h: grad_W3 = matmul(c2, d_h_mul)
-    this.k.gemm({ a: 47036352, b: 51770432, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W3 += -0.1 · c2 @ d_h_mul
+    this.k.gemm({ a: 45854464, b: 50588544, c: 102304, m: 800, n: 500, k: 500, lda: 800, ldb: 500, ldc: 500, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W3 += -0.1 · c2 @ d_h_mul
     // specs/lenet.yaml:49 phases[0].optimizer: b3 = b3 - (0.1 * grad_b3)
     this.w.step0_b3(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:49 phases[0].optimizer: W4 += -0.1 · grad_W4 (products accumulated in place: compiler/lower/fused-update.ts)
     // specs/lenet.yaml:39 gradient of p_y_given_x: grad_W4 = matmul(h, d_p_y_given_x_add)
-    this.k.gemm({ a: 49636352, b: 50750384, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W4 += -0.1 · h @ d_p_y_given_x_add
+    this.k.gemm({ a: 48454464, b: 49568496, c: 1704304, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: true, alpha: -0.1, split: true }); // W4 += -0.1 · h @ d_p_y_given_x_add
     // specs/lenet.yaml:49 phases[0].optimizer: b4 = b4 - (0.1 * grad_b4)
     this.w.step0_b4(); // WebAssembly SIMD (loops.wat)
     return cost[0];

@@ -790,44 +790,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 33: d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_33 = `// d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:36:21 (graph.c2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 1440000u;
-  if (i >= 1440000u) { return; }
-  out[i] = in1[(i / 72000u) * 144u + ((i / 144u) % 500u) * 2880u + (i % 144u)];
-}
-`;
-// Kernel 34: d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_34 = `// d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:36:21 (graph.c2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 1600000u;
-  if (i >= 1600000u) { return; }
-  out[i] = in1[(i / 32000u) * 64u + ((i / 64u) % 500u) * 3200u + (i % 64u)];
-}
-`;
-// Kernel 35: d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_35 = `// d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:36:21 (graph.c2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 1600000u;
-  if (i >= 1600000u) { return; }
-  out[i] = in1[(i / 32000u) * 32000u + ((i / 64u) % 500u) * 64u + (7u - ((i / 8u) % 8u)) * 8u + (7u - (i % 8u))];
-}
-`;
-// Kernel 36: d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_36 = `// d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)
+// Kernel 33: grad_W2 = conv2d_filter_grad(c1, d_c2_maxpool2dgrad) — conv2d_filter_grad %78 at specs/lenet.yaml:36:21 (graph.c2)
+const WGSL_33 = `// grad_W2 = conv2d_filter_grad(c1, d_c2_maxpool2dgrad) — conv2d_filter_grad %78 at specs/lenet.yaml:36:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -836,48 +800,24 @@ const WGSL_36 = `// d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 25024u;
   if (i >= 25000u) { return; }
-  let oj3 = i % 5u;
-  let oi2 = (i / 5u) % 5u;
-  let k1 = (i / 25u) % 50u;
-  let b0 = i / 1250u;
+  let v3 = i % 5u;
+  let u2 = (i / 5u) % 5u;
+  let c1 = (i / 25u) % 20u;
+  let k0 = i / 500u;
   var s4 = 0.0f;
-  for (var c5 = 0u; c5 < 500u; c5++) {
-  for (var u6 = 0u; u6 < 8u; u6++) {
-    let xr7 = ((b0 * 500u + c5) * 12u + oi2 + u6) * 12u + oj3;
-    let wr8 = ((k1 * 500u + c5) * 8u + 7u - u6) * 8u + 7u;
-    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
-    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
+  for (var b5 = 0u; b5 < 500u; b5++) {
+  for (var i6 = 0u; i6 < 8u; i6++) {
+    let gr7 = ((b5 * 50u + k0) * 8u + i6) * 8u;
+    let xr8 = ((b5 * 20u + c1) * 12u + i6 + 4u - u2) * 12u + 4u - v3;
+    s4 += in2[gr7 + 0u] * in1[xr8 + 0u] + in2[gr7 + 1u] * in1[xr8 + 1u] + in2[gr7 + 2u] * in1[xr8 + 2u] + in2[gr7 + 3u] * in1[xr8 + 3u];
+    s4 += in2[gr7 + 4u] * in1[xr8 + 4u] + in2[gr7 + 5u] * in1[xr8 + 5u] + in2[gr7 + 6u] * in1[xr8 + 6u] + in2[gr7 + 7u] * in1[xr8 + 7u];
   }
   }
   out[i] = s4;
 }
 `;
-// Kernel 37: d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_37 = `// d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:36:21 (graph.c2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 25024u;
-  if (i >= 25000u) { return; }
-  out[i] = in1[(i / 1250u) * 1250u + ((i / 25u) % 50u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
-}
-`;
-// Kernel 38: grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_38 = `// grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:36:21 (graph.c2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 25024u;
-  if (i >= 25000u) { return; }
-  out[i] = in1[(i / 500u) * 25u + ((i / 25u) % 20u) * 1250u + (i % 25u)];
-}
-`;
-// Kernel 39: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:35:7 (graph.c1)
-const WGSL_39 = `// d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:35:7 (graph.c1)
+// Kernel 34: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %82 at specs/lenet.yaml:35:7 (graph.c1)
+const WGSL_34 = `// d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %82 at specs/lenet.yaml:35:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -889,8 +829,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] * (1.0f - (in2[i] * in2[i])));
 }
 `;
-// Kernel 40: grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:35:44 (graph.c1)
-const WGSL_40 = `// grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:35:44 (graph.c1)
+// Kernel 35: grad_b1 = Σ d_c1_mul — reduce_sum %83 at specs/lenet.yaml:35:44 (graph.c1)
+const WGSL_35 = `// grad_b1 = Σ d_c1_mul — reduce_sum %83 at specs/lenet.yaml:35:44 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -915,8 +855,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (lid.x == 0u && o < 20u) { out[o] = part[0]; }
 }
 `;
-// Kernel 41: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:35:12 (graph.c1)
-const WGSL_41 = `// d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:35:12 (graph.c1)
+// Kernel 36: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %85 at specs/lenet.yaml:35:12 (graph.c1)
+const WGSL_36 = `// d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %85 at specs/lenet.yaml:35:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -943,44 +883,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 42: d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_42 = `// d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:35:21 (graph.c1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 392000u;
-  if (i >= 392000u) { return; }
-  out[i] = in1[i];
-}
-`;
-// Kernel 43: d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_43 = `// d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:35:21 (graph.c1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 4194240u;
-  if (i >= 5760000u) { return; }
-  out[i] = in1[(i / 288000u) * 576u + ((i / 576u) % 500u) * 11520u + (i % 576u)];
-}
-`;
-// Kernel 44: d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_44 = `// d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:35:21 (graph.c1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 4194240u;
-  if (i >= 5760000u) { return; }
-  out[i] = in1[(i / 288000u) * 288000u + ((i / 576u) % 500u) * 576u + (23u - ((i / 24u) % 24u)) * 24u + (23u - (i % 24u))];
-}
-`;
-// Kernel 45: d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_45 = `// d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)
+// Kernel 37: grad_W1 = conv2d_filter_grad(x, d_c1_maxpool2dgrad) — conv2d_filter_grad %86 at specs/lenet.yaml:35:21 (graph.c1)
+const WGSL_37 = `// grad_W1 = conv2d_filter_grad(x, d_c1_maxpool2dgrad) — conv2d_filter_grad %86 at specs/lenet.yaml:35:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -989,52 +893,28 @@ const WGSL_45 = `// d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 512u;
   if (i >= 500u) { return; }
-  let oj3 = i % 5u;
-  let oi2 = (i / 5u) % 5u;
-  let k1 = (i / 25u) % 20u;
-  let b0 = i / 500u;
+  let v3 = i % 5u;
+  let u2 = (i / 5u) % 5u;
+  let c1 = (i / 25u) % 1u;
+  let k0 = i / 25u;
   var s4 = 0.0f;
-  for (var c5 = 0u; c5 < 500u; c5++) {
-  for (var u6 = 0u; u6 < 24u; u6++) {
-    let xr7 = ((b0 * 500u + c5) * 28u + oi2 + u6) * 28u + oj3;
-    let wr8 = ((k1 * 500u + c5) * 24u + 23u - u6) * 24u + 23u;
-    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
-    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
-    s4 += in1[xr7 + 8u] * in2[wr8 - 8u] + in1[xr7 + 9u] * in2[wr8 - 9u] + in1[xr7 + 10u] * in2[wr8 - 10u] + in1[xr7 + 11u] * in2[wr8 - 11u];
-    s4 += in1[xr7 + 12u] * in2[wr8 - 12u] + in1[xr7 + 13u] * in2[wr8 - 13u] + in1[xr7 + 14u] * in2[wr8 - 14u] + in1[xr7 + 15u] * in2[wr8 - 15u];
-    s4 += in1[xr7 + 16u] * in2[wr8 - 16u] + in1[xr7 + 17u] * in2[wr8 - 17u] + in1[xr7 + 18u] * in2[wr8 - 18u] + in1[xr7 + 19u] * in2[wr8 - 19u];
-    s4 += in1[xr7 + 20u] * in2[wr8 - 20u] + in1[xr7 + 21u] * in2[wr8 - 21u] + in1[xr7 + 22u] * in2[wr8 - 22u] + in1[xr7 + 23u] * in2[wr8 - 23u];
+  for (var b5 = 0u; b5 < 500u; b5++) {
+  for (var i6 = 0u; i6 < 24u; i6++) {
+    let gr7 = ((b5 * 20u + k0) * 24u + i6) * 24u;
+    let xr8 = ((b5 * 1u + c1) * 28u + i6 + 4u - u2) * 28u + 4u - v3;
+    s4 += in2[gr7 + 0u] * in1[xr8 + 0u] + in2[gr7 + 1u] * in1[xr8 + 1u] + in2[gr7 + 2u] * in1[xr8 + 2u] + in2[gr7 + 3u] * in1[xr8 + 3u];
+    s4 += in2[gr7 + 4u] * in1[xr8 + 4u] + in2[gr7 + 5u] * in1[xr8 + 5u] + in2[gr7 + 6u] * in1[xr8 + 6u] + in2[gr7 + 7u] * in1[xr8 + 7u];
+    s4 += in2[gr7 + 8u] * in1[xr8 + 8u] + in2[gr7 + 9u] * in1[xr8 + 9u] + in2[gr7 + 10u] * in1[xr8 + 10u] + in2[gr7 + 11u] * in1[xr8 + 11u];
+    s4 += in2[gr7 + 12u] * in1[xr8 + 12u] + in2[gr7 + 13u] * in1[xr8 + 13u] + in2[gr7 + 14u] * in1[xr8 + 14u] + in2[gr7 + 15u] * in1[xr8 + 15u];
+    s4 += in2[gr7 + 16u] * in1[xr8 + 16u] + in2[gr7 + 17u] * in1[xr8 + 17u] + in2[gr7 + 18u] * in1[xr8 + 18u] + in2[gr7 + 19u] * in1[xr8 + 19u];
+    s4 += in2[gr7 + 20u] * in1[xr8 + 20u] + in2[gr7 + 21u] * in1[xr8 + 21u] + in2[gr7 + 22u] * in1[xr8 + 22u] + in2[gr7 + 23u] * in1[xr8 + 23u];
   }
   }
   out[i] = s4;
 }
 `;
-// Kernel 46: d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_46 = `// d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:35:21 (graph.c1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 512u;
-  if (i >= 500u) { return; }
-  out[i] = in1[(i / 25u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
-}
-`;
-// Kernel 47: grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_47 = `// grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:35:21 (graph.c1)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 512u;
-  if (i >= 500u) { return; }
-  out[i] = in1[i];
-}
-`;
-// Kernel 48: W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_48 = `// W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 38: W1 = W1 - (0.1 * grad_W1) — sub %89 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_38 = `// W1 = W1 - (0.1 * grad_W1) — sub %89 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1045,8 +925,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 49: b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_49 = `// b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 39: b1 = b1 - (0.1 * grad_b1) — sub %92 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_39 = `// b1 = b1 - (0.1 * grad_b1) — sub %92 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1057,8 +937,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 50: W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_50 = `// W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 40: W2 = W2 - (0.1 * grad_W2) — sub %95 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_40 = `// W2 = W2 - (0.1 * grad_W2) — sub %95 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1069,8 +949,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 51: b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_51 = `// b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 41: b2 = b2 - (0.1 * grad_b2) — sub %98 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_41 = `// b2 = b2 - (0.1 * grad_b2) — sub %98 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1081,8 +961,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 52: grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)
-const WGSL_52 = `// grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)
+// Kernel 42: grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)
+const WGSL_42 = `// grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1163,8 +1043,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 64u + lid.y + 48u) < 800u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
-// Kernel 53: W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_53 = `// W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 43: W3 = W3 - (0.1 * grad_W3) — sub %101 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_43 = `// W3 = W3 - (0.1 * grad_W3) — sub %101 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1175,8 +1055,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 54: b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_54 = `// b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 44: b3 = b3 - (0.1 * grad_b3) — sub %104 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_44 = `// b3 = b3 - (0.1 * grad_b3) — sub %104 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1187,8 +1067,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 55: grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_55 = `// grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 45: grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_45 = `// grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1212,8 +1092,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
-// Kernel 56: W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_56 = `// W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 46: W4 = W4 - (0.1 * grad_W4) — sub %107 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_46 = `// W4 = W4 - (0.1 * grad_W4) — sub %107 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1224,8 +1104,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 57: b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:49:16 (phases[0].optimizer)
-const WGSL_57 = `// b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+// Kernel 47: b4 = b4 - (0.1 * grad_b4) — sub %110 at specs/lenet.yaml:49:16 (phases[0].optimizer)
+const WGSL_47 = `// b4 = b4 - (0.1 * grad_b4) — sub %110 at specs/lenet.yaml:49:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1236,8 +1116,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.1f * in1[i]));
 }
 `;
-// Kernel 58: c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)
-const WGSL_58 = `// c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)
+// Kernel 48: c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)
+const WGSL_48 = `// c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1262,8 +1142,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 59: c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)
-const WGSL_59 = `// c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)
+// Kernel 49: c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)
+const WGSL_49 = `// c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1282,8 +1162,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 60: c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)
-const WGSL_60 = `// c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)
+// Kernel 50: c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)
+const WGSL_50 = `// c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1295,8 +1175,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 144u) % 20u)])), (in1[i] + in2[((i / 144u) % 20u)]), ((bitcast<u32>((in1[i] + in2[((i / 144u) % 20u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 61: c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)
-const WGSL_61 = `// c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)
+// Kernel 51: c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)
+const WGSL_51 = `// c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1321,8 +1201,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 62: c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)
-const WGSL_62 = `// c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)
+// Kernel 52: c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)
+const WGSL_52 = `// c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1341,8 +1221,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 63: c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)
-const WGSL_63 = `// c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)
+// Kernel 53: c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)
+const WGSL_53 = `// c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1354,8 +1234,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[((i / 16u) % 50u)])), (in1[i] + in2[((i / 16u) % 50u)]), ((bitcast<u32>((in1[i] + in2[((i / 16u) % 50u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 64: h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)
-const WGSL_64 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)
+// Kernel 54: h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)
+const WGSL_54 = `// h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1436,8 +1316,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 64u + lid.y + 48u) < 500u && (wid.x * 64u + lid.x + 48u) < 500u) { out[(wid.y * 64u + lid.y + 48u) * 500u + (wid.x * 64u + lid.x + 48u)] = acc20; }
 }
 `;
-// Kernel 65: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
-const WGSL_65 = `// h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
+// Kernel 55: h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
+const WGSL_55 = `// h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1449,8 +1329,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(tanh((in1[i] + in2[(i % 500u)])), (in1[i] + in2[(i % 500u)]), ((bitcast<u32>((in1[i] + in2[(i % 500u)])) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 66: p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_66 = `// p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 56: p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_56 = `// p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1474,8 +1354,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 16u + lid.y + 0u) < 500u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
-// Kernel 67: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_67 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 57: p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_57 = `// p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1487,8 +1367,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] + in2[(i % 10u)]);
 }
 `;
-// Kernel 68: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_68 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 58: p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_58 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1505,8 +1385,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 69: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_69 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 59: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_59 = `// p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1518,8 +1398,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 500u)]);
 }
 `;
-// Kernel 70: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_70 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 60: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_60 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1530,8 +1410,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 71: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_71 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 61: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_61 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1547,8 +1427,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 72: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
-const WGSL_72 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+// Kernel 62: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
+const WGSL_62 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1560,8 +1440,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 500u)]);
 }
 `;
-// Kernel 73: error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)
-const WGSL_73 = `// error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)
+// Kernel 63: error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)
+const WGSL_63 = `// error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1579,8 +1459,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 74: error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)
-const WGSL_74 = `// error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)
+// Kernel 64: error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)
+const WGSL_64 = `// error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -1592,8 +1472,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 75: cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)
-const WGSL_75 = `// cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)
+// Kernel 65: cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)
+const WGSL_65 = `// cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -1604,8 +1484,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 76: cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)
-const WGSL_76 = `// cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)
+// Kernel 66: cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)
+const WGSL_66 = `// cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1616,8 +1496,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 77: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)
-const WGSL_77 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)
+// Kernel 67: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)
+const WGSL_67 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1635,8 +1515,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 78: cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)
-const WGSL_78 = `// cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)
+// Kernel 68: cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)
+const WGSL_68 = `// cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1686,10 +1566,9 @@ export const plan: GpuPlan = {
     { name: "d_c2_maxpool2dgrad", size: 1600000, dtype: "f32", role: "temp" },
     { name: "d_c2_transpose", size: 25000, dtype: "f32", role: "temp" },
     { name: "d_c2_flip", size: 25000, dtype: "f32", role: "temp" },
-    { name: "d_c2_transpose2", size: 1440000, dtype: "f32", role: "temp" },
+    { name: "d_c1_mul", size: 1440000, dtype: "f32", role: "temp" },
     { name: "grad_b1", size: 20, dtype: "f32", role: "temp" },
     { name: "d_c1_maxpool2dgrad", size: 5760000, dtype: "f32", role: "temp" },
-    { name: "d_c1_transpose", size: 392000, dtype: "f32", role: "temp" },
     { name: "eval_c1_conv2d", size: 5760000, dtype: "f32", role: "temp" },
     { name: "eval_c1_maxpool2d", size: 1440000, dtype: "f32", role: "temp" },
     { name: "eval_c1", size: 1440000, dtype: "f32", role: "temp" },
@@ -1740,52 +1619,42 @@ export const plan: GpuPlan = {
     { name: "step0_d_c2_transpose", label: "d_c2_transpose = transpose(W2) — transpose %75 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_30, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 9, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_d_c2_flip", label: "d_c2_flip = flip(d_c2_transpose) — flip %76 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_31, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
     { name: "step0_d_c2_conv2d", label: "d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip) — conv2d %77 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_32, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 32, access: "read" }, { buffer: 34, access: "read" }], workgroups: [22500, 1, 1], flops: 3600000000 },
-    { name: "step0_d_c2_transpose2", label: "d_c2_transpose2 = transpose(c1) — transpose %78 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_d_c2_transpose3", label: "d_c2_transpose3 = transpose(d_c2_maxpool2dgrad) — transpose %79 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_34, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 32, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_flip2", label: "d_c2_flip2 = flip(d_c2_transpose3) — flip %80 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_35, bindings: [{ buffer: 32, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [25000, 1, 1] },
-    { name: "step0_d_c2_conv2d2", label: "d_c2_conv2d2 = conv2d(d_c2_transpose2, d_c2_flip2) — conv2d %81 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_36, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 35, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1], flops: 1600000000 },
-    { name: "step0_d_c2_flip3", label: "d_c2_flip3 = flip(d_c2_conv2d2) — flip %82 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_37, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_grad_W2", label: "grad_W2 = transpose(d_c2_flip3) — transpose %83 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_38, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 34, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_d_c1_mul", label: "d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %87 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_39, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "step0_grad_b1", label: "grad_b1 = Σ d_c1_mul — reduce_sum %88 at specs/lenet.yaml:35:44 (graph.c1)", wgsl: WGSL_40, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "step0_d_c1_maxpool2dgrad", label: "d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %90 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_41, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 35, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_transpose", label: "d_c1_transpose = transpose(x) — transpose %91 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_42, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [6125, 1, 1] },
-    { name: "step0_d_c1_transpose2", label: "d_c1_transpose2 = transpose(d_c1_maxpool2dgrad) — transpose %92 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_43, bindings: [{ buffer: 2, access: "read_write" }, { buffer: 37, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_flip", label: "d_c1_flip = flip(d_c1_transpose2) — flip %93 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_44, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }], workgroups: [65535, 2, 1] },
-    { name: "step0_d_c1_conv2d", label: "d_c1_conv2d = conv2d(d_c1_transpose, d_c1_flip) — conv2d %94 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_45, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 38, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1], flops: 288000000 },
-    { name: "step0_d_c1_flip2", label: "d_c1_flip2 = flip(d_c1_conv2d) — flip %95 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_46, bindings: [{ buffer: 25, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_W1", label: "grad_W1 = transpose(d_c1_flip2) — transpose %96 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_47, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 25, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %99 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_48, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %102 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_49, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %105 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_50, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
-    { name: "step0_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %108 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_51, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "step0_grad_W3", label: "grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_52, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [8, 13, 1], flops: 400000000 },
-    { name: "step0_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %111 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_53, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "step0_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %114 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_54, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "step0_grad_W4", label: "grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_55, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
-    { name: "step0_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %117 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_56, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "step0_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %120 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_57, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
-    { name: "evaluate_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_58, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1], flops: 288000000 },
-    { name: "evaluate_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_59, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "evaluate_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_60, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
-    { name: "evaluate_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_61, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1], flops: 1600000000 },
-    { name: "evaluate_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)", wgsl: WGSL_62, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "evaluate_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)", wgsl: WGSL_63, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
-    { name: "evaluate_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_64, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 14, access: "read" }], workgroups: [8, 8, 1], flops: 400000000 },
-    { name: "evaluate_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_65, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_66, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
-    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_67, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_68, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_69, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_70, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_71, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_72, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)", wgsl: WGSL_73, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)", wgsl: WGSL_74, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_75, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
-    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_76, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_77, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 47, access: "read" }, { buffer: 53, access: "read" }], workgroups: [8, 1, 1] },
-    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_78, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W2", label: "grad_W2 = conv2d_filter_grad(c1, d_c2_maxpool2dgrad) — conv2d_filter_grad %78 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_33, bindings: [{ buffer: 33, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 32, access: "read" }], workgroups: [391, 1, 1], flops: 1600000000 },
+    { name: "step0_d_c1_mul", label: "d_c1_mul = d_c2_conv2d * (1 - (c1 * c1)) — mul %82 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_34, bindings: [{ buffer: 35, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 6, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "step0_grad_b1", label: "grad_b1 = Σ d_c1_mul — reduce_sum %83 at specs/lenet.yaml:35:44 (graph.c1)", wgsl: WGSL_35, bindings: [{ buffer: 36, access: "read_write" }, { buffer: 35, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "step0_d_c1_maxpool2dgrad", label: "d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul) — max_pool2d_grad %85 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_36, bindings: [{ buffer: 37, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 35, access: "read" }], workgroups: [65535, 2, 1] },
+    { name: "step0_grad_W1", label: "grad_W1 = conv2d_filter_grad(x, d_c1_maxpool2dgrad) — conv2d_filter_grad %86 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_37, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 37, access: "read" }], workgroups: [8, 1, 1], flops: 288000000 },
+    { name: "step0_W1", label: "W1 = W1 - (0.1 * grad_W1) — sub %89 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_38, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_b1", label: "b1 = b1 - (0.1 * grad_b1) — sub %92 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_39, bindings: [{ buffer: 7, access: "read_write" }, { buffer: 36, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_W2", label: "W2 = W2 - (0.1 * grad_W2) — sub %95 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_40, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 33, access: "read" }], workgroups: [391, 1, 1] },
+    { name: "step0_b2", label: "b2 = b2 - (0.1 * grad_b2) — sub %98 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_41, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 31, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "step0_grad_W3", label: "grad_W3 = matmul(c2, d_h_mul) — matmul %66 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_42, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 11, access: "read" }, { buffer: 29, access: "read" }], workgroups: [8, 13, 1], flops: 400000000 },
+    { name: "step0_W3", label: "W3 = W3 - (0.1 * grad_W3) — sub %101 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_43, bindings: [{ buffer: 14, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "step0_b3", label: "b3 = b3 - (0.1 * grad_b3) — sub %104 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_44, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 24, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "step0_grad_W4", label: "grad_W4 = matmul(h, d_p_y_given_x_add) — matmul %59 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_45, bindings: [{ buffer: 22, access: "read_write" }, { buffer: 15, access: "read" }, { buffer: 17, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
+    { name: "step0_W4", label: "W4 = W4 - (0.1 * grad_W4) — sub %107 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_46, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 22, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "step0_b4", label: "b4 = b4 - (0.1 * grad_b4) — sub %110 at specs/lenet.yaml:49:16 (phases[0].optimizer)", wgsl: WGSL_47, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 28, access: "read" }], workgroups: [1, 1, 1] },
+    { name: "evaluate_c1_conv2d", label: "c1_conv2d = conv2d(x, W1) — conv2d %11 at specs/lenet.yaml:35:21 (graph.c1)", wgsl: WGSL_48, bindings: [{ buffer: 38, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [65535, 2, 1], flops: 288000000 },
+    { name: "evaluate_c1_maxpool2d", label: "c1_maxpool2d = max_pool2d(c1_conv2d) — max_pool2d %12 at specs/lenet.yaml:35:12 (graph.c1)", wgsl: WGSL_49, bindings: [{ buffer: 39, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c1", label: "c1 = tanh(c1_maxpool2d + b1) — tanh %15 at specs/lenet.yaml:35:7 (graph.c1)", wgsl: WGSL_50, bindings: [{ buffer: 40, access: "read_write" }, { buffer: 39, access: "read" }, { buffer: 7, access: "read" }], workgroups: [22500, 1, 1] },
+    { name: "evaluate_c2_conv2d", label: "c2_conv2d = conv2d(c1, W2) — conv2d %16 at specs/lenet.yaml:36:21 (graph.c2)", wgsl: WGSL_51, bindings: [{ buffer: 41, access: "read_write" }, { buffer: 40, access: "read" }, { buffer: 9, access: "read" }], workgroups: [25000, 1, 1], flops: 1600000000 },
+    { name: "evaluate_c2_maxpool2d", label: "c2_maxpool2d = max_pool2d(c2_conv2d) — max_pool2d %17 at specs/lenet.yaml:36:12 (graph.c2)", wgsl: WGSL_52, bindings: [{ buffer: 42, access: "read_write" }, { buffer: 41, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_c2", label: "c2 = tanh(c2_maxpool2d + b2) — tanh %20 at specs/lenet.yaml:36:7 (graph.c2)", wgsl: WGSL_53, bindings: [{ buffer: 43, access: "read_write" }, { buffer: 42, access: "read" }, { buffer: 12, access: "read" }], workgroups: [6250, 1, 1] },
+    { name: "evaluate_h_matmul", label: "h_matmul = matmul(c2, W3) — matmul %22 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_54, bindings: [{ buffer: 44, access: "read_write" }, { buffer: 43, access: "read" }, { buffer: 14, access: "read" }], workgroups: [8, 8, 1], flops: 400000000 },
+    { name: "evaluate_h", label: "h = tanh(h_matmul + b3) — tanh %25 at specs/lenet.yaml:38:6 (graph.h)", wgsl: WGSL_55, bindings: [{ buffer: 45, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 16, access: "read" }], workgroups: [3907, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(h, W4) — matmul %26 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_56, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 18, access: "read" }], workgroups: [1, 32, 1], flops: 5000000 },
+    { name: "evaluate_p_y_given_x_add", label: "p_y_given_x_add = p_y_given_x_matmul + b4 — add %28 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_57, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }, { buffer: 20, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_add) — reduce_max %29 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_58, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax — sub %33 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_59, bindings: [{ buffer: 46, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 48, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %34 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_60, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 46, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %35 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_61, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %38 at specs/lenet.yaml:39:16 (graph.p_y_given_x)", wgsl: WGSL_62, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 48, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %39 at specs/lenet.yaml:44:10 (metrics.error)", wgsl: WGSL_63, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %41 at specs/lenet.yaml:44:10 (metrics.error)", wgsl: WGSL_64, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 23, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %42 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_65, bindings: [{ buffer: 47, access: "read_write" }, { buffer: 23, access: "read" }], workgroups: [79, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %43 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_66, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %48 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_67, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 46, access: "read" }, { buffer: 52, access: "read" }], workgroups: [8, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %49 at specs/lenet.yaml:45:9 (metrics.cost)", wgsl: WGSL_68, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [8, 1, 1] },
   ],
   steps: [
     {
@@ -1838,22 +1707,22 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 45 },
         { kind: "dispatch", kernel: 46 },
         { kind: "dispatch", kernel: 47 },
-        { kind: "dispatch", kernel: 48 },
-        { kind: "dispatch", kernel: 49 },
-        { kind: "dispatch", kernel: 50 },
-        { kind: "dispatch", kernel: 51 },
-        { kind: "dispatch", kernel: 52 },
-        { kind: "dispatch", kernel: 53 },
-        { kind: "dispatch", kernel: 54 },
-        { kind: "dispatch", kernel: 55 },
-        { kind: "dispatch", kernel: 56 },
-        { kind: "dispatch", kernel: 57 },
       ],
       outputs: { cost: 27, "param:W1": 4, "param:b1": 7, "param:W2": 9, "param:b2": 12, "param:W3": 14, "param:b3": 16, "param:W4": 18, "param:b4": 20 },
     },
   ],
   eval: {
     commands: [
+      { kind: "dispatch", kernel: 48 },
+      { kind: "dispatch", kernel: 49 },
+      { kind: "dispatch", kernel: 50 },
+      { kind: "dispatch", kernel: 51 },
+      { kind: "dispatch", kernel: 52 },
+      { kind: "dispatch", kernel: 53 },
+      { kind: "dispatch", kernel: 54 },
+      { kind: "dispatch", kernel: 55 },
+      { kind: "dispatch", kernel: 56 },
+      { kind: "dispatch", kernel: 57 },
       { kind: "dispatch", kernel: 58 },
       { kind: "dispatch", kernel: 59 },
       { kind: "dispatch", kernel: 60 },
@@ -1865,18 +1734,8 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 66 },
       { kind: "dispatch", kernel: 67 },
       { kind: "dispatch", kernel: 68 },
-      { kind: "dispatch", kernel: 69 },
-      { kind: "dispatch", kernel: 70 },
-      { kind: "dispatch", kernel: 71 },
-      { kind: "dispatch", kernel: 72 },
-      { kind: "dispatch", kernel: 73 },
-      { kind: "dispatch", kernel: 74 },
-      { kind: "dispatch", kernel: 75 },
-      { kind: "dispatch", kernel: 76 },
-      { kind: "dispatch", kernel: 77 },
-      { kind: "dispatch", kernel: 78 },
     ],
-    outputs: { "metric:error": 52, "metric:cost": 53 },
+    outputs: { "metric:error": 51, "metric:cost": 52 },
   },
   limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

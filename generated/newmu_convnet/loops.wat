@@ -35,7 +35,7 @@
   (func $step0_l1_maximum (export "step0_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 22253312) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $bo (i32.add (i32.const 22220960) (i32.mul (local.get $row) (i32.const 14745600))))
       (local.set $b0 (i32.add (i32.const 6549616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -55,8 +55,8 @@
   (func $step0_l1_cast (export "step0_l1_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 40685312) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 40685312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 40652960) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 40652960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -75,9 +75,9 @@
   (func $step0_l1 (export "step0_l1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 44371712) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 36998912) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 40685312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 44339360) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 36966560) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 40652960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -96,8 +96,8 @@
   (func $step0_l2_maximum (export "step0_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 54547712) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 48058112) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 53564704) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 48025760) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -116,8 +116,8 @@
   (func $step0_l2_cast (export "step0_l2_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 74962176) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 74962176) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 73979168) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 73979168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -136,9 +136,9 @@
   (func $step0_l2 (export "step0_l2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 76567808) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 73356544) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 74962176) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 75584800) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 72373536) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 73979168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -157,8 +157,8 @@
   (func $step0_l3_maximum (export "step0_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 81120144) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 78173440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 80137136) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 77190432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -177,8 +177,8 @@
   (func $step0_l3_cast (export "step0_l3_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 88394640) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 88394640) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 87411632) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 87411632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -197,9 +197,9 @@
   (func $step0_l3 (export "step0_l3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 88984464) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 87804816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88394640) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 88001456) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 86821808) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 87411632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -218,8 +218,8 @@
   (func $step0_l4_cast (export "step0_l4_cast") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91207568) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 91207568) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90224560) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 90224560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -238,9 +238,9 @@
   (func $step0_l4 (export "step0_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91527568) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 89574288) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91207568) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90544560) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 88591280) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 90224560) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -259,9 +259,9 @@
   (func $step0_p_y_given_x_sub (export "step0_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91853200) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 91847568) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 91852688) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 90870192) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 90864560) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 90869680) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -281,8 +281,8 @@
   (func $step0_p_y_given_x_exp (export "step0_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91858320) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 91853200) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90875312) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 90870192) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -301,8 +301,8 @@
   (func $step0_cost_nll_log (export "step0_cost_nll_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91869584) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 91863440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90886576) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 90880432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -321,9 +321,9 @@
   (func $step0_cost_nll_reducesum (export "step0_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 91863952) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 91853200) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 91869584) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 90880944) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 90870192) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 90886576) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -342,7 +342,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 91870096) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 90887088) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -350,7 +350,7 @@
   (func $step0_cost_nll_reducesum2 (export "step0_cost_nll_reducesum2") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.const 91870096))
+      (local.set $b0 (i32.const 90887088))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -368,7 +368,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.neg (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 91870608) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 90887600) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 1)))
     )
   )
@@ -376,8 +376,8 @@
   (func $step0_cost (export "step0_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $s0 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91870624) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b0 (i32.add (i32.const 91870608) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90887616) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 90887600) (i32.const 0)))
       (local.set $s0 (f32x4.splat (f32.load (local.get $b0))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -397,7 +397,7 @@
   (func $step0_d_cost_nll_reducesum (export "step0_d_cost_nll_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 91863952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 90880944) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
       (local.set $j (i32.const 0))
@@ -415,7 +415,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (v128.const f32x4 0.0078125 0.0078125 0.0078125 0.0078125) (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 91870640) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 90887632) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -423,9 +423,9 @@
   (func $step0_d_cost_nll_div (export "step0_d_cost_nll_div") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91871152) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 91870640) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91863440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 90888144) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 90887632) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 90880432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -444,10 +444,10 @@
   (func $step0_d_p_y_given_x_add (export "step0_d_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 91871664) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 91863952) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 91871152) (i32.mul (local.get $row) (i32.const 4))))
-      (local.set $b2 (i32.add (i32.const 91858320) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 90888656) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 90880944) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 90888144) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b2 (i32.add (i32.const 90875312) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -467,10 +467,10 @@
   (func $step0_d_l4_select (export "step0_d_l4_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 92221792) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 91876784) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 91207568) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 89574288) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 91238784) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 90893776) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 90224560) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 88591280) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -489,9 +489,9 @@
   (func $step0_d_l3_mul (export "step0_d_l3_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 97195872) (i32.mul (local.get $row) (i32.const 589824))))
-      (local.set $b0 (i32.add (i32.const 92541792) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 88394640) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 96212864) (i32.mul (local.get $row) (i32.const 589824))))
+      (local.set $b0 (i32.add (i32.const 91558784) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 87411632) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 589824)))
@@ -510,9 +510,9 @@
   (func $step0_d_l3_select (export "step0_d_l3_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 103749472) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 102111072) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 78173440) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 102766464) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 101128064) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 77190432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -531,9 +531,9 @@
   (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 115049264) (i32.mul (local.get $row) (i32.const 1605632))))
-      (local.set $b0 (i32.add (i32.const 105977696) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 74962176) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 108946048) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $b0 (i32.add (i32.const 104994688) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 73979168) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1605632)))
@@ -552,9 +552,9 @@
   (func $step0_d_l2_select (export "step0_d_l2_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 134578992) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 129041200) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 48058112) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 128475776) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 122937984) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 48025760) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -573,9 +573,9 @@
   (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 160444080) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 140264240) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 40685312) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 143923200) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 134161024) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 40652960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 3686400)))
@@ -594,8 +594,8 @@
   (func $step0_d_l1_select (export "step0_d_l1_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 178876080) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 164130480) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 162355200) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 147609600) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 6549616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -615,10 +615,10 @@
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213842736) (i32.mul (local.get $row) (i32.const 1152))))
+      (local.set $bo (i32.add (i32.const 197321856) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 3274816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 209170096) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 209170096) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 192649216) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 192649216) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -639,8 +639,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 209170096) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 213842736) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 192649216) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 197321856) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -659,10 +659,10 @@
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213843888) (i32.mul (local.get $row) (i32.const 73728))))
+      (local.set $bo (i32.add (i32.const 197323008) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 3275968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 160370352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 160370352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 138310528) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 138310528) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -683,8 +683,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 1168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 160370352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 213843888) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 138310528) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 197323008) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -703,10 +703,10 @@
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 213917616) (i32.mul (local.get $row) (i32.const 294912))))
+      (local.set $bo (i32.add (i32.const 197396736) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 3349696) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 114754352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 114754352) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 107010432) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 107010432) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -727,8 +727,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 74896) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 114754352) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 213917616) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 107010432) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 197396736) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -747,10 +747,10 @@
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 214212528) (i32.mul (local.get $row) (i32.const 2880000))))
+      (local.set $bo (i32.add (i32.const 197691648) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 3644608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 93131616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 93131616) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92148608) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 92148608) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -771,8 +771,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 369808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 93131616) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 214212528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 92148608) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 197691648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -791,10 +791,10 @@
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 217092528) (i32.mul (local.get $row) (i32.const 25000))))
+      (local.set $bo (i32.add (i32.const 200571648) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 6524608) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92196784) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 92196784) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 91213776) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 91213776) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -815,8 +815,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 3249808) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 92196784) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 217092528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 91213776) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 200571648) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -835,8 +835,8 @@
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 232419824) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 217117536) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 215866592) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 200596656) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 14745600)))
@@ -855,8 +855,8 @@
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 257341424) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 250851824) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 239837536) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 234298592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -875,8 +875,8 @@
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 280702592) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 277755888) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 263198704) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 260252000) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -895,8 +895,8 @@
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288297088) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 287977088) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 270793200) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 270473200) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -915,9 +915,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288622720) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 288617088) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 288622208) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 271118832) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 271113200) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 271118320) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -937,8 +937,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288627840) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 288622720) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 271123952) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 271118832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -957,9 +957,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288633472) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 288627840) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 288632960) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 271129584) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 271123952) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 271129072) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -979,8 +979,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288644736) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 288632960) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 271140848) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 271129072) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -999,9 +999,9 @@
   (func $evaluate_cost_reducesum (export "evaluate_cost_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 288639616) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 288622720) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 288644736) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 271135728) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 271118832) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 271140848) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -1020,7 +1020,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 288645248) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 271141360) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -1028,8 +1028,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 288645760) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 288645248) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 271141872) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 271141360) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

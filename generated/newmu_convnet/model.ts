@@ -197,8 +197,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 275.3 MiB, laid out at compile time. */
-  private readonly mem = createArena(288646272, cpuThreads(true));
+  /** Every buffer of the model, 258.6 MiB, laid out at compile time. */
+  private readonly mem = createArena(271142384, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
@@ -206,109 +206,99 @@ export class Model implements CompiledModel {
   private readonly l1_conv2d = new Float32Array(this.mem.buffer, 6549616, 3686400);
   private readonly x = new Float32Array(this.mem.buffer, 21295216, 100352);
   private readonly step0_scratch0 = new Float32Array(this.mem.buffer, 21696624, 131072);
-  private readonly l1_maximum = new Float32Array(this.mem.buffer, 22253312, 3686400);
-  private readonly l1_maxpool2d = new Float32Array(this.mem.buffer, 36998912, 921600);
-  private readonly l1_cast = new Float32Array(this.mem.buffer, 40685312, 921600);
-  private readonly l1 = new Float32Array(this.mem.buffer, 44371712, 921600);
-  private readonly l2_conv2d = new Float32Array(this.mem.buffer, 48058112, 1384448);
-  private readonly l2_maximum = new Float32Array(this.mem.buffer, 54547712, 1384448);
-  private readonly l2_concat = new Float32Array(this.mem.buffer, 60085504, 1490944);
-  private readonly l2_concat2 = new Float32Array(this.mem.buffer, 66475264, 1605632);
-  private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 73356544, 401408);
-  private readonly l2_cast = new Float32Array(this.mem.buffer, 74962176, 401408);
-  private readonly l2 = new Float32Array(this.mem.buffer, 76567808, 401408);
-  private readonly l3_conv2d = new Float32Array(this.mem.buffer, 78173440, 409600);
-  private readonly l3_maximum = new Float32Array(this.mem.buffer, 81120144, 409600);
-  private readonly l3_concat = new Float32Array(this.mem.buffer, 82758544, 491520);
-  private readonly l3_concat2 = new Float32Array(this.mem.buffer, 85052304, 589824);
-  private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 87804816, 147456);
-  private readonly l3_cast = new Float32Array(this.mem.buffer, 88394640, 147456);
-  private readonly l3 = new Float32Array(this.mem.buffer, 88984464, 147456);
-  private readonly l4_matmul = new Float32Array(this.mem.buffer, 89574288, 80000);
-  private readonly l4_cast = new Float32Array(this.mem.buffer, 91207568, 80000);
-  private readonly l4 = new Float32Array(this.mem.buffer, 91527568, 80000);
-  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91847568, 1280);
-  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 91852688, 128);
-  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 91853200, 1280);
-  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 91858320, 1280);
-  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 91863440, 128);
-  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 91863952, 1280);
-  private readonly y = new Int32Array(this.mem.buffer, 91869072, 128);
-  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 91869584, 128);
-  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 91870096, 128);
-  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 91870608, 1);
-  private readonly cost = new Float32Array(this.mem.buffer, 91870624, 1);
-  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 91870640, 128);
-  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 91871152, 128);
-  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 91871664, 1280);
-  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 91876784, 80000);
-  private readonly grad_w_o = new Float32Array(this.mem.buffer, 92196784, 6250);
-  private readonly d_l4_select = new Float32Array(this.mem.buffer, 92221792, 80000);
-  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 92541792, 147456);
-  private readonly grad_w4 = new Float32Array(this.mem.buffer, 93131616, 720000);
-  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 97195872, 147456);
-  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 97785696, 589824);
-  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 100144992, 491520);
-  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 102111072, 409600);
-  private readonly d_l3_select = new Float32Array(this.mem.buffer, 103749472, 409600);
-  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 105387872, 73728);
-  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 105682784, 73728);
-  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 105977696, 401408);
-  private readonly step0_scratch29 = new Float32Array(this.mem.buffer, 107583328, 73728);
-  private readonly d_l3_transpose2 = new Float32Array(this.mem.buffer, 107993440, 401408);
-  private readonly d_l3_transpose3 = new Float32Array(this.mem.buffer, 109599072, 409600);
-  private readonly d_l3_flip2 = new Float32Array(this.mem.buffer, 111237472, 409600);
-  private readonly d_l3_conv2d2 = new Float32Array(this.mem.buffer, 112875872, 73728);
-  private readonly d_l3_flip3 = new Float32Array(this.mem.buffer, 114459440, 73728);
-  private readonly grad_w3 = new Float32Array(this.mem.buffer, 114754352, 73728);
-  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 115049264, 401408);
-  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 116654896, 1605632);
-  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 123077424, 1490944);
-  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 129041200, 1384448);
-  private readonly d_l2_select = new Float32Array(this.mem.buffer, 134578992, 1384448);
-  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 140116784, 18432);
-  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 140190512, 18432);
-  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 140264240, 921600);
-  private readonly step0_scratch41 = new Float32Array(this.mem.buffer, 143950640, 18432);
-  private readonly d_l2_transpose2 = new Float32Array(this.mem.buffer, 144413744, 921600);
-  private readonly d_l2_transpose3 = new Float32Array(this.mem.buffer, 148100144, 1384448);
-  private readonly d_l2_flip2 = new Float32Array(this.mem.buffer, 153637936, 1384448);
-  private readonly d_l2_conv2d2 = new Float32Array(this.mem.buffer, 159175728, 18432);
-  private readonly d_l2_flip3 = new Float32Array(this.mem.buffer, 160296624, 18432);
-  private readonly grad_w2 = new Float32Array(this.mem.buffer, 160370352, 18432);
-  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 160444080, 921600);
-  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 164130480, 3686400);
-  private readonly d_l1_select = new Float32Array(this.mem.buffer, 178876080, 3686400);
-  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 193621680, 3686400);
-  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 208367280, 100352);
-  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 208768688, 100352);
-  private readonly grad_w = new Float32Array(this.mem.buffer, 209170096, 288);
-  private readonly step0_scratch53 = new Float32Array(this.mem.buffer, 209171248, 131072);
-  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 213842736, 288);
-  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 213843888, 18432);
-  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 213917616, 73728);
-  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 214212528, 720000);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 217092528, 6250);
-  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 231863136, 131072);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 288617088, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 288622208, 128);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 288627840, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 288632960, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 288633472, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 288638592, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 288639104, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 288639616, 1280);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 288645760, 128);
+  private readonly l1_maximum = new Float32Array(this.mem.buffer, 22220960, 3686400);
+  private readonly l1_maxpool2d = new Float32Array(this.mem.buffer, 36966560, 921600);
+  private readonly l1_cast = new Float32Array(this.mem.buffer, 40652960, 921600);
+  private readonly l1 = new Float32Array(this.mem.buffer, 44339360, 921600);
+  private readonly l2_conv2d = new Float32Array(this.mem.buffer, 48025760, 1384448);
+  private readonly l2_maximum = new Float32Array(this.mem.buffer, 53564704, 1384448);
+  private readonly l2_concat = new Float32Array(this.mem.buffer, 59102496, 1490944);
+  private readonly l2_concat2 = new Float32Array(this.mem.buffer, 65492256, 1605632);
+  private readonly l2_maxpool2d = new Float32Array(this.mem.buffer, 72373536, 401408);
+  private readonly l2_cast = new Float32Array(this.mem.buffer, 73979168, 401408);
+  private readonly l2 = new Float32Array(this.mem.buffer, 75584800, 401408);
+  private readonly l3_conv2d = new Float32Array(this.mem.buffer, 77190432, 409600);
+  private readonly l3_maximum = new Float32Array(this.mem.buffer, 80137136, 409600);
+  private readonly l3_concat = new Float32Array(this.mem.buffer, 81775536, 491520);
+  private readonly l3_concat2 = new Float32Array(this.mem.buffer, 84069296, 589824);
+  private readonly l3_maxpool2d = new Float32Array(this.mem.buffer, 86821808, 147456);
+  private readonly l3_cast = new Float32Array(this.mem.buffer, 87411632, 147456);
+  private readonly l3 = new Float32Array(this.mem.buffer, 88001456, 147456);
+  private readonly l4_matmul = new Float32Array(this.mem.buffer, 88591280, 80000);
+  private readonly l4_cast = new Float32Array(this.mem.buffer, 90224560, 80000);
+  private readonly l4 = new Float32Array(this.mem.buffer, 90544560, 80000);
+  private readonly p_y_given_x_matmul = new Float32Array(this.mem.buffer, 90864560, 1280);
+  private readonly p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 90869680, 128);
+  private readonly p_y_given_x_sub = new Float32Array(this.mem.buffer, 90870192, 1280);
+  private readonly p_y_given_x_exp = new Float32Array(this.mem.buffer, 90875312, 1280);
+  private readonly p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 90880432, 128);
+  private readonly cost_nll_onehot = new Float32Array(this.mem.buffer, 90880944, 1280);
+  private readonly y = new Int32Array(this.mem.buffer, 90886064, 128);
+  private readonly cost_nll_log = new Float32Array(this.mem.buffer, 90886576, 128);
+  private readonly cost_nll_reducesum = new Float32Array(this.mem.buffer, 90887088, 128);
+  private readonly cost_nll_reducesum2 = new Float32Array(this.mem.buffer, 90887600, 1);
+  private readonly cost = new Float32Array(this.mem.buffer, 90887616, 1);
+  private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 90887632, 128);
+  private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 90888144, 128);
+  private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 90888656, 1280);
+  private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 90893776, 80000);
+  private readonly grad_w_o = new Float32Array(this.mem.buffer, 91213776, 6250);
+  private readonly d_l4_select = new Float32Array(this.mem.buffer, 91238784, 80000);
+  private readonly d_l4_matmul = new Float32Array(this.mem.buffer, 91558784, 147456);
+  private readonly grad_w4 = new Float32Array(this.mem.buffer, 92148608, 720000);
+  private readonly d_l3_mul = new Float32Array(this.mem.buffer, 96212864, 147456);
+  private readonly d_l3_maxpool2dgrad = new Float32Array(this.mem.buffer, 96802688, 589824);
+  private readonly d_l3_slice = new Float32Array(this.mem.buffer, 99161984, 491520);
+  private readonly d_l3_slice2 = new Float32Array(this.mem.buffer, 101128064, 409600);
+  private readonly d_l3_select = new Float32Array(this.mem.buffer, 102766464, 409600);
+  private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 104404864, 73728);
+  private readonly d_l3_flip = new Float32Array(this.mem.buffer, 104699776, 73728);
+  private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104994688, 401408);
+  private readonly step0_scratch20 = new Float32Array(this.mem.buffer, 106600320, 73728);
+  private readonly grad_w3 = new Float32Array(this.mem.buffer, 107010432, 73728);
+  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 108946048, 401408);
+  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 110551680, 1605632);
+  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 116974208, 1490944);
+  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 122937984, 1384448);
+  private readonly d_l2_select = new Float32Array(this.mem.buffer, 128475776, 1384448);
+  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 134013568, 18432);
+  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 134087296, 18432);
+  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 134161024, 921600);
+  private readonly step0_scratch28 = new Float32Array(this.mem.buffer, 137847424, 18432);
+  private readonly grad_w2 = new Float32Array(this.mem.buffer, 138310528, 18432);
+  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 143923200, 921600);
+  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 147609600, 3686400);
+  private readonly d_l1_select = new Float32Array(this.mem.buffer, 162355200, 3686400);
+  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 177100800, 3686400);
+  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 191846400, 100352);
+  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 192247808, 100352);
+  private readonly grad_w = new Float32Array(this.mem.buffer, 192649216, 288);
+  private readonly step0_scratch36 = new Float32Array(this.mem.buffer, 192650368, 131072);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 197321856, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 197323008, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 197396736, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 197691648, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 200571648, 6250);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 215342256, 131072);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 271113200, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 271118320, 128);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 271123952, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 271129072, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 271129584, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 271134704, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 271135216, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 271135728, 1280);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 271141872, 128);
 
   constructor() {
-    new Float32Array(this.mem.buffer, 66049280, 106496).fill((-Infinity)); // k_l2_const
-    new Float32Array(this.mem.buffer, 72897792, 114688).fill((-Infinity)); // k_l2_const2
-    new Float32Array(this.mem.buffer, 84724624, 81920).fill((-Infinity)); // k_l3_const
-    new Float32Array(this.mem.buffer, 87411600, 98304).fill((-Infinity)); // k_l3_const2
-    new Float32Array(this.mem.buffer, 268842992, 106496).fill((-Infinity)); // eval_k_l2_const
-    new Float32Array(this.mem.buffer, 275691504, 114688).fill((-Infinity)); // eval_k_l2_const2
-    new Float32Array(this.mem.buffer, 284307072, 81920).fill((-Infinity)); // eval_k_l3_const
-    new Float32Array(this.mem.buffer, 286994048, 98304).fill((-Infinity)); // eval_k_l3_const2
+    new Float32Array(this.mem.buffer, 65066272, 106496).fill((-Infinity)); // k_l2_const
+    new Float32Array(this.mem.buffer, 71914784, 114688).fill((-Infinity)); // k_l2_const2
+    new Float32Array(this.mem.buffer, 83741616, 81920).fill((-Infinity)); // k_l3_const
+    new Float32Array(this.mem.buffer, 86428592, 98304).fill((-Infinity)); // k_l3_const2
+    new Float32Array(this.mem.buffer, 251339104, 106496).fill((-Infinity)); // eval_k_l2_const
+    new Float32Array(this.mem.buffer, 258187616, 114688).fill((-Infinity)); // eval_k_l2_const2
+    new Float32Array(this.mem.buffer, 266803184, 81920).fill((-Infinity)); // eval_k_l3_const
+    new Float32Array(this.mem.buffer, 269490160, 98304).fill((-Infinity)); // eval_k_l3_const2
   }
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -336,64 +326,50 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
       this.evaluate_scratch0.fill(0);
-      this.k.copyRuns({ src: 21295216, dst: 231863400, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → evaluate_scratch0, zero-padded
-      for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
-        const nb$3 = Math.min(1, 128 - n0$2);
-        {
-          const cb$5 = Math.min(1, 1 - 0);
-          this.k.im2colBlock({ x: 231863136, cols: 232387424, C: 1, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: n0$2, nb: nb$3, c0: 0, cb: cb$5 });
-          this.k.gemm({ a: 16, b: 232387424, c: 217117536 + n0$2 * 115200, m: 32, n: 900, k: cb$5 * 9, lda: 9, ldb: 900, ldc: 900, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
-        }
-      }
+      this.k.copyRuns({ src: 21295216, dst: 215342520, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → evaluate_scratch0, zero-padded
+      this.k.convValid({ x: 215342256, w: 16, y: 200596656, tab: 215866544, n: 128, C: 1, H: 32, W: 32, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, cb: 1 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 232419824, y: 247165424, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
+      this.k.maxPool2d({ x: 215866592, y: 230612192, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
     {
-      for (let n0$8 = 0; n0$8 < 128; n0$8 += 4) {
-        const nb$9 = Math.min(4, 128 - n0$8);
-        for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
-          const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 247165424, cols: 256389616, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 257168368, K: 64, lda: 288, accumulate: c0$10 > 0 });
-        }
-        this.k.copyRuns({ src: 257168368, dst: 250851824 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // evaluate_scratch7 → l2_conv2d
-      }
+      this.k.convValid({ x: 230612192, w: 1168, y: 234298592, tab: 239836384, n: 128, C: 32, H: 15, W: 15, K: 64, kh: 3, kw: 3, Ho: 13, Wo: 13, cb: 32 });
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maximum = maximum(l2_conv2d, 0)
     this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      this.k.copyRuns({ src: 257341424, dst: 262879216, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
-      this.k.copyRuns({ src: 268842992, dst: 262879892, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
+      this.k.copyRuns({ src: 239837536, dst: 245375328, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 251339104, dst: 245376004, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      this.k.copyRuns({ src: 262879216, dst: 269268976, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
-      this.k.copyRuns({ src: 275691504, dst: 269269028, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
+      this.k.copyRuns({ src: 245375328, dst: 251765088, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 258187616, dst: 251765140, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 269268976, y: 276150256, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+      this.k.maxPool2d({ x: 251765088, y: 258646368, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$14 = 0; n0$14 < 128; n0$14 += 21) {
-        const nb$15 = Math.min(21, 128 - n0$14);
-        for (let c0$16 = 0; c0$16 < 64; c0$16 += 55) {
-          const cb$17 = Math.min(55, 64 - c0$16);
-          this.k.convBlock({ x: 276150256, cols: 279394288, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 280433792, K: 128, lda: 576, accumulate: c0$16 > 0 });
+      for (let n0$5 = 0; n0$5 < 128; n0$5 += 21) {
+        const nb$6 = Math.min(21, 128 - n0$5);
+        for (let c0$7 = 0; c0$7 < 64; c0$7 += 55) {
+          const cb$8 = Math.min(55, 64 - c0$7);
+          this.k.convBlock({ x: 258646368, cols: 261890400, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$5, nb: nb$6, c0: c0$7, cb: cb$8, w: 74896, acc: 262929904, K: 128, lda: 576, accumulate: c0$7 > 0 });
         }
-        this.k.copyRuns({ src: 280433792, dst: 277755888 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // evaluate_scratch13 → l3_conv2d
+        this.k.copyRuns({ src: 262929904, dst: 260252000 + n0$5 * 12800, outer: nb$6, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // evaluate_scratch4 → l3_conv2d
       }
     }
 
@@ -401,41 +377,41 @@ export class Model implements CompiledModel {
     this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      this.k.copyRuns({ src: 280702592, dst: 282340992, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
-      this.k.copyRuns({ src: 284307072, dst: 282341092, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
+      this.k.copyRuns({ src: 263198704, dst: 264837104, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 266803184, dst: 264837204, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      this.k.copyRuns({ src: 282340992, dst: 284634752, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
-      this.k.copyRuns({ src: 286994048, dst: 284634772, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
+      this.k.copyRuns({ src: 264837104, dst: 267130864, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 269490160, dst: 267130884, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 284634752, y: 287387264, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
+      this.k.maxPool2d({ x: 267130864, y: 269883376, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 287387264, b: 369808, c: 287977088, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 269883376, b: 369808, c: 270473200, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 288297088, b: 3249808, c: 288617088, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 270793200, b: 3249808, c: 271113200, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$21 = 0;
-      for (let c$18 = 0; c$18 < 128; c$18++) {
-        for (let c$19 = 0; c$19 < 10; c$19++) {
-          const o$20 = c$18;
-          p_y_given_x_reducemax[o$20] = Math.max(p_y_given_x_reducemax[o$20], p_y_given_x_matmul[s$21++]);
+      let s$12 = 0;
+      for (let c$9 = 0; c$9 < 128; c$9++) {
+        for (let c$10 = 0; c$10 < 10; c$10++) {
+          const o$11 = c$9;
+          p_y_given_x_reducemax[o$11] = Math.max(p_y_given_x_reducemax[o$11], p_y_given_x_matmul[s$12++]);
         }
       }
     }
@@ -446,10 +422,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$22 = 0; o$22 < 128; o$22++) {
-        let s$24 = 0;
-        for (let k$23 = o$22 * 10; k$23 < o$22 * 10 + 10; k$23++) s$24 += p_y_given_x_exp[k$23];
-        p_y_given_x_reducesum[o$22] = s$24;
+      for (let o$13 = 0; o$13 < 128; o$13++) {
+        let s$15 = 0;
+        for (let k$14 = o$13 * 10; k$14 < o$13 * 10 + 10; k$14++) s$15 += p_y_given_x_exp[k$14];
+        p_y_given_x_reducesum[o$13] = s$15;
       }
     }
 
@@ -457,26 +433,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:39 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$25 = 0; o$25 < 128; o$25++) {
+      for (let o$16 = 0; o$16 < 128; o$16++) {
         {
-          let best$28 = p_y_given_x[o$25 * 10], bi$29 = 0;
-          for (let k$27 = 1; k$27 < 10; k$27++) {
-            const v$30 = p_y_given_x[(o$25 * 10 + k$27)];
-            if (v$30 > best$28) { best$28 = v$30; bi$29 = k$27; }
+          let best$19 = p_y_given_x[o$16 * 10], bi$20 = 0;
+          for (let k$18 = 1; k$18 < 10; k$18++) {
+            const v$21 = p_y_given_x[(o$16 * 10 + k$18)];
+            if (v$21 > best$19) { best$19 = v$21; bi$20 = k$18; }
           }
-          error_argmax[o$25] = bi$29;
+          error_argmax[o$16] = bi$20;
         }
       }
     }
 
     // specs/newmu-convnet.yaml:39 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$31 = 0; i$31 < 128; i$31++) error[i$31] = (error_argmax[i$31] !== y[i$31] ? 1 : 0);
+    for (let i$22 = 0; i$22 < 128; i$22++) error[i$22] = (error_argmax[i$22] !== y[i$22] ? 1 : 0);
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$32 = 0; i$32 < 128; i$32++) {
-        const l$33 = y[i$32];
-        if (l$33 >= 0 && l$33 < 10) cost_onehot[i$32 * 10 + l$33] = 1;
+      for (let i$23 = 0; i$23 < 128; i$23++) {
+        const l$24 = y[i$23];
+        if (l$24 >= 0 && l$24 < 10) cost_onehot[i$23 * 10 + l$24] = 1;
       }
     }
 
@@ -542,38 +518,28 @@ export class Model implements CompiledModel {
         ["transpose %101 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_transpose],
         ["flip %102 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_flip],
         ["conv2d %103 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_conv2d],
-        ["transpose %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_transpose2],
-        ["transpose %105 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_transpose3],
-        ["flip %106 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_flip2],
-        ["conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_conv2d2],
-        ["flip %108 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.d_l3_flip3],
-        ["transpose %109 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.grad_w3],
-        ["mul %111 at specs/newmu-convnet.yaml:31:7 (graph.l2), computing div %110 at specs/newmu-convnet.yaml:31:7 (graph.l2)", this.d_l2_mul],
-        ["max_pool2d_grad %112 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_maxpool2dgrad],
-        ["slice %113 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_slice],
-        ["slice %114 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_slice2],
-        ["select %116 at specs/newmu-convnet.yaml:31:29 (graph.l2), computing compare %115 at specs/newmu-convnet.yaml:31:29 (graph.l2)", this.d_l2_select],
-        ["transpose %117 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_transpose],
-        ["flip %118 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_flip],
-        ["conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_conv2d],
-        ["transpose %120 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_transpose2],
-        ["transpose %121 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_transpose3],
-        ["flip %122 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_flip2],
-        ["conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_conv2d2],
-        ["flip %124 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_flip3],
-        ["transpose %125 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.grad_w2],
-        ["mul %127 at specs/newmu-convnet.yaml:30:7 (graph.l1), computing div %126 at specs/newmu-convnet.yaml:30:7 (graph.l1)", this.d_l1_mul],
-        ["max_pool2d_grad %128 at specs/newmu-convnet.yaml:30:15 (graph.l1)", this.d_l1_maxpool2dgrad],
-        ["select %130 at specs/newmu-convnet.yaml:30:29 (graph.l1), computing compare %129 at specs/newmu-convnet.yaml:30:29 (graph.l1)", this.d_l1_select],
-        ["transpose %131 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_transpose],
-        ["transpose %132 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_transpose2],
-        ["flip %133 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_flip],
-        ["conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.grad_w],
-        ["add %141 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %138 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %140 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %136 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w],
-        ["add %155 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %152 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %154 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %150 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w2],
-        ["add %169 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %166 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %168 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %164 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w3],
-        ["add %183 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %180 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %182 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %178 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w4],
-        ["add %197 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %194 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %196 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %192 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w_o],
+        ["conv2d_filter_grad %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)", this.grad_w3],
+        ["mul %106 at specs/newmu-convnet.yaml:31:7 (graph.l2), computing div %105 at specs/newmu-convnet.yaml:31:7 (graph.l2)", this.d_l2_mul],
+        ["max_pool2d_grad %107 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_maxpool2dgrad],
+        ["slice %108 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_slice],
+        ["slice %109 at specs/newmu-convnet.yaml:31:15 (graph.l2)", this.d_l2_slice2],
+        ["select %111 at specs/newmu-convnet.yaml:31:29 (graph.l2), computing compare %110 at specs/newmu-convnet.yaml:31:29 (graph.l2)", this.d_l2_select],
+        ["transpose %112 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_transpose],
+        ["flip %113 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_flip],
+        ["conv2d %114 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.d_l2_conv2d],
+        ["conv2d_filter_grad %115 at specs/newmu-convnet.yaml:31:34 (graph.l2)", this.grad_w2],
+        ["mul %117 at specs/newmu-convnet.yaml:30:7 (graph.l1), computing div %116 at specs/newmu-convnet.yaml:30:7 (graph.l1)", this.d_l1_mul],
+        ["max_pool2d_grad %118 at specs/newmu-convnet.yaml:30:15 (graph.l1)", this.d_l1_maxpool2dgrad],
+        ["select %120 at specs/newmu-convnet.yaml:30:29 (graph.l1), computing compare %119 at specs/newmu-convnet.yaml:30:29 (graph.l1)", this.d_l1_select],
+        ["transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_transpose],
+        ["transpose %122 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_transpose2],
+        ["flip %123 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.d_l1_flip],
+        ["conv2d %124 at specs/newmu-convnet.yaml:30:34 (graph.l1)", this.grad_w],
+        ["add %131 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %128 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %130 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %126 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w],
+        ["add %145 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %142 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %144 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %140 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w2],
+        ["add %159 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %156 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %158 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %154 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w3],
+        ["add %173 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %170 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %172 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %168 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w4],
+        ["add %187 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %184 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %186 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer), computing mul %182 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", this.new_train_rms_w_o],
       ],
     ];
     return probes[stepFn] ?? [];
@@ -610,73 +576,59 @@ export class Model implements CompiledModel {
     {
       this.step0_scratch0.fill(0);
       this.k.copyRuns({ src: 21295216, dst: 21696888, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → step0_scratch0, zero-padded
-      for (let n0$2 = 0; n0$2 < 128; n0$2 += 1) {
-        const nb$3 = Math.min(1, 128 - n0$2);
-        {
-          const cb$5 = Math.min(1, 1 - 0);
-          this.k.im2colBlock({ x: 21696624, cols: 22220912, C: 1, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: n0$2, nb: nb$3, c0: 0, cb: cb$5 });
-          this.k.gemm({ a: 16, b: 22220912, c: 6549616 + n0$2 * 115200, m: 32, n: 900, k: cb$5 * 9, lda: 9, ldb: 900, ldc: 900, transA: false, transB: false, accumulate: 0 > 0, alpha: 1, split: false });
-        }
-      }
+      this.k.convValid({ x: 21696624, w: 16, y: 6549616, tab: 22220912, n: 128, C: 1, H: 32, W: 32, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, cb: 1 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.step0_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1_maxpool2d = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 22253312, y: 36998912, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
+      this.k.maxPool2d({ x: 22220960, y: 36966560, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 40685312, n: 921600, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // l1_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 40652960, n: 921600, seed: this.desc.seed, salt: 1, step: step, iter: 0 }); // l1_cast ← the draws (Philox)
     this.w.step0_l1_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = (l1_maxpool2d * l1_cast) / 0.8
     this.w.step0_l1(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
     {
-      for (let n0$8 = 0; n0$8 < 128; n0$8 += 4) {
-        const nb$9 = Math.min(4, 128 - n0$8);
-        for (let c0$10 = 0; c0$10 < 32; c0$10 += 32) {
-          const cb$11 = Math.min(32, 32 - c0$10);
-          this.k.convBlock({ x: 44371712, cols: 53595904, C: 32, H: 15, W: 15, kh: 3, kw: 3, Ho: 13, Wo: 13, L: 676, n0: n0$8, nb: nb$9, c0: c0$10, cb: cb$11, w: 1168, acc: 54374656, K: 64, lda: 288, accumulate: c0$10 > 0 });
-        }
-        this.k.copyRuns({ src: 54374656, dst: 48058112 + n0$8 * 43264, outer: nb$9, inner: 64, run: 169, srcOuter: 169, srcInner: 676, dstOuter: 10816, dstInner: 169 }); // step0_scratch7 → l2_conv2d
-      }
+      this.k.convValid({ x: 44339360, w: 1168, y: 48025760, tab: 53563552, n: 128, C: 32, H: 15, W: 15, K: 64, kh: 3, kw: 3, Ho: 13, Wo: 13, cb: 32 });
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maximum = maximum(l2_conv2d, 0)
     this.w.step0_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      this.k.copyRuns({ src: 54547712, dst: 60085504, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
-      this.k.copyRuns({ src: 66049280, dst: 60086180, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
+      this.k.copyRuns({ src: 53564704, dst: 59102496, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 65066272, dst: 59103172, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      this.k.copyRuns({ src: 60085504, dst: 66475264, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
-      this.k.copyRuns({ src: 72897792, dst: 66475316, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
+      this.k.copyRuns({ src: 59102496, dst: 65492256, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 71914784, dst: 65492308, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maxpool2d = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 66475264, y: 73356544, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
+      this.k.maxPool2d({ x: 65492256, y: 72373536, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 74962176, n: 401408, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // l2_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 73979168, n: 401408, seed: this.desc.seed, salt: 2, step: step, iter: 0 }); // l2_cast ← the draws (Philox)
     this.w.step0_l2_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2 = (l2_maxpool2d * l2_cast) / 0.8
     this.w.step0_l2(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
     {
-      for (let n0$14 = 0; n0$14 < 128; n0$14 += 21) {
-        const nb$15 = Math.min(21, 128 - n0$14);
-        for (let c0$16 = 0; c0$16 < 64; c0$16 += 55) {
-          const cb$17 = Math.min(55, 64 - c0$16);
-          this.k.convBlock({ x: 76567808, cols: 79811840, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$14, nb: nb$15, c0: c0$16, cb: cb$17, w: 74896, acc: 80851344, K: 128, lda: 576, accumulate: c0$16 > 0 });
+      for (let n0$5 = 0; n0$5 < 128; n0$5 += 21) {
+        const nb$6 = Math.min(21, 128 - n0$5);
+        for (let c0$7 = 0; c0$7 < 64; c0$7 += 55) {
+          const cb$8 = Math.min(55, 64 - c0$7);
+          this.k.convBlock({ x: 75584800, cols: 78828832, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$5, nb: nb$6, c0: c0$7, cb: cb$8, w: 74896, acc: 79868336, K: 128, lda: 576, accumulate: c0$7 > 0 });
         }
-        this.k.copyRuns({ src: 80851344, dst: 78173440 + n0$14 * 12800, outer: nb$15, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // step0_scratch13 → l3_conv2d
+        this.k.copyRuns({ src: 79868336, dst: 77190432 + n0$5 * 12800, outer: nb$6, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // step0_scratch4 → l3_conv2d
       }
     }
 
@@ -684,49 +636,49 @@ export class Model implements CompiledModel {
     this.w.step0_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      this.k.copyRuns({ src: 81120144, dst: 82758544, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
-      this.k.copyRuns({ src: 84724624, dst: 82758644, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
+      this.k.copyRuns({ src: 80137136, dst: 81775536, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 83741616, dst: 81775636, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      this.k.copyRuns({ src: 82758544, dst: 85052304, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
-      this.k.copyRuns({ src: 87411600, dst: 85052324, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
+      this.k.copyRuns({ src: 81775536, dst: 84069296, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 86428592, dst: 84069316, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_maxpool2d = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 85052304, y: 87804816, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
+      this.k.maxPool2d({ x: 84069296, y: 86821808, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3_maxpool2d
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_cast = cast(compare(random_uniform(), 0.8))
-    this.k.uniformFill({ dst: 88394640, n: 147456, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // l3_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 87411632, n: 147456, seed: this.desc.seed, salt: 3, step: step, iter: 0 }); // l3_cast ← the draws (Philox)
     this.w.step0_l3_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3 = (l3_maxpool2d * l3_cast) / 0.8
     this.w.step0_l3(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemmSparse({ a: 88984464, b: 369808, c: 89574288, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 89894288, split: true }); // l3 @ w4 → l4_matmul (l3's zeros skipped)
+      this.k.gemmSparse({ a: 88001456, b: 369808, c: 88591280, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, accumulate: false, alpha: 1, binary: false, list: 88911280, split: true }); // l3 @ w4 → l4_matmul (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_cast = cast(compare(random_uniform(), 0.5))
-    this.k.uniformFill({ dst: 91207568, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
+    this.k.uniformFill({ dst: 90224560, n: 80000, seed: this.desc.seed, salt: 4, step: step, iter: 0 }); // l4_cast ← the draws (Philox)
     this.w.step0_l4_cast(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 l4: l4 = (maximum(l4_matmul, 0) * l4_cast) / 0.5
     this.w.step0_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 91527568, b: 3249808, c: 91847568, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 90544560, b: 3249808, c: 90864560, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
       p_y_given_x_reducemax.fill(-Infinity);
-      let s$22 = 0;
-      for (let c$19 = 0; c$19 < 128; c$19++) {
-        for (let c$20 = 0; c$20 < 10; c$20++) {
-          const o$21 = c$19;
-          p_y_given_x_reducemax[o$21] = Math.max(p_y_given_x_reducemax[o$21], p_y_given_x_matmul[s$22++]);
+      let s$13 = 0;
+      for (let c$10 = 0; c$10 < 128; c$10++) {
+        for (let c$11 = 0; c$11 < 10; c$11++) {
+          const o$12 = c$10;
+          p_y_given_x_reducemax[o$12] = Math.max(p_y_given_x_reducemax[o$12], p_y_given_x_matmul[s$13++]);
         }
       }
     }
@@ -737,19 +689,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$23 = 0; o$23 < 128; o$23++) {
-        let s$25 = 0;
-        for (let k$24 = o$23 * 10; k$24 < o$23 * 10 + 10; k$24++) s$25 += p_y_given_x_exp[k$24];
-        p_y_given_x_reducesum[o$23] = s$25;
+      for (let o$14 = 0; o$14 < 128; o$14++) {
+        let s$16 = 0;
+        for (let k$15 = o$14 * 10; k$15 < o$14 * 10 + 10; k$15++) s$16 += p_y_given_x_exp[k$15];
+        p_y_given_x_reducesum[o$14] = s$16;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$26 = 0; i$26 < 128; i$26++) {
-        const l$27 = y[i$26];
-        if (l$27 >= 0 && l$27 < 10) cost_nll_onehot[i$26 * 10 + l$27] = 1;
+      for (let i$17 = 0; i$17 < 128; i$17++) {
+        const l$18 = y[i$17];
+        if (l$18 >= 0 && l$18 < 10) cost_nll_onehot[i$17 * 10 + l$18] = 1;
       }
     }
 
@@ -769,217 +721,153 @@ export class Model implements CompiledModel {
     this.w.step0_d_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: d_p_y_given_x_matmul = matmul(d_p_y_given_x_add, w_o)
     {
-      this.k.gemm({ a: 91871664, b: 3249808, c: 91876784, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
+      this.k.gemm({ a: 90888656, b: 3249808, c: 90893776, m: 128, n: 625, k: 10, lda: 10, ldb: 10, ldc: 625, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // d_p_y_given_x_add @ w_o → d_p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 gradient of p_y_given_x: grad_w_o = matmul(l4, d_p_y_given_x_add)
     {
-      this.k.gemm({ a: 91527568, b: 91871664, c: 92196784, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
+      this.k.gemm({ a: 90544560, b: 90888656, c: 91213776, m: 625, n: 10, k: 128, lda: 625, ldb: 10, ldc: 10, transA: true, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ d_p_y_given_x_add → grad_w_o
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_select = select(compare(l4_matmul, 0), (d_p_y_given_x_matmul / 0.5) * l4_cast, 0)
     this.w.step0_d_l4_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:33 gradient of l4: d_l4_matmul = matmul(d_l4_select, w4)
     {
-      this.k.gemm({ a: 92221792, b: 369808, c: 92541792, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
+      this.k.gemm({ a: 91238784, b: 369808, c: 91558784, m: 128, n: 1152, k: 625, lda: 625, ldb: 625, ldc: 1152, transA: false, transB: true, accumulate: false, alpha: 1, split: true }); // d_l4_select @ w4 → d_l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 gradient of l4: grad_w4 = matmul(l3, d_l4_select)
     {
-      this.k.gemmSparse({ a: 88984464, b: 92221792, c: 93131616, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 96011616, split: false }); // l3 @ d_l4_select → grad_w4 (l3's zeros skipped)
+      this.k.gemmSparse({ a: 88001456, b: 91238784, c: 92148608, m: 1152, n: 625, k: 128, lda: 1152, ldb: 625, ldc: 625, transA: true, accumulate: false, alpha: 1, binary: false, list: 95028608, split: false }); // l3 @ d_l4_select → grad_w4 (l3's zeros skipped)
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_mul = (d_l4_matmul / 0.8) * l3_cast
     this.w.step0_d_l3_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_maxpool2dgrad = max_pool2d_grad(l3_concat2, d_l3_mul)
     {
-      this.k.maxPool2dGrad({ x: 85052304, g: 97195872, out: 97785696, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 84069296, g: 96212864, out: 96802688, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2, d_l3_mul → d_l3_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice = slice(d_l3_maxpool2dgrad)
     {
-      this.k.copyRuns({ src: 97785696, dst: 100144992, outer: 98304, inner: 1, run: 5, srcOuter: 6, srcInner: 0, dstOuter: 5, dstInner: 0 }); // d_l3_maxpool2dgrad → d_l3_slice
+      this.k.copyRuns({ src: 96802688, dst: 99161984, outer: 98304, inner: 1, run: 5, srcOuter: 6, srcInner: 0, dstOuter: 5, dstInner: 0 }); // d_l3_maxpool2dgrad → d_l3_slice
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_slice2 = slice(d_l3_slice)
     {
-      this.k.copyRuns({ src: 100144992, dst: 102111072, outer: 16384, inner: 1, run: 25, srcOuter: 30, srcInner: 0, dstOuter: 25, dstInner: 0 }); // d_l3_slice → d_l3_slice2
+      this.k.copyRuns({ src: 99161984, dst: 101128064, outer: 16384, inner: 1, run: 25, srcOuter: 30, srcInner: 0, dstOuter: 25, dstInner: 0 }); // d_l3_slice → d_l3_slice2
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_select = select(compare(l3_conv2d, 0), d_l3_slice2, 0)
     this.w.step0_d_l3_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose = transpose(w3)
     {
-      this.k.swap01Blocks({ src: 74896, dst: 105387872, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
+      this.k.swap01Blocks({ src: 74896, dst: 104404864, rows: 128, cols: 64, block: 9 }); // w3 → d_l3_transpose
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip = flip(d_l3_transpose)
     {
-      this.k.reverseBlocks({ src: 105387872, dst: 105682784, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
+      this.k.reverseBlocks({ src: 104404864, dst: 104699776, blocks: 8192, block: 9 }); // d_l3_transpose → d_l3_flip
     }
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$33 = 0; k$33 < 64; k$33++) {
-        for (let c$32 = 0; c$32 < 128; c$32++) {
-          for (let t$34 = 0; t$34 < 9; t$34++) this.step0_scratch29[c$32 * 576 + k$33 * 9 + t$34] = d_l3_flip[(k$33 * 128 + c$32) * 9 + t$34];
+      for (let k$24 = 0; k$24 < 64; k$24++) {
+        for (let c$23 = 0; c$23 < 128; c$23++) {
+          for (let t$25 = 0; t$25 < 9; t$25++) this.step0_scratch20[c$23 * 576 + k$24 * 9 + t$25] = d_l3_flip[(k$24 * 128 + c$23) * 9 + t$25];
         }
       }
       d_l3_conv2d.fill(0);
-      this.k.fullConv({ x: 103749472, wr: 107583328, r: 107878240, r2: 107935840, y: 105977696, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
+      this.k.fullConv({ x: 102766464, wr: 106600320, r: 106895232, r2: 106952832, y: 104994688, n: 128, C: 128, H: 5, W: 5, K: 64, kh: 3, kw: 3, Ho: 7, Wo: 7 });
     }
 
-    // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose2 = transpose(l2)
+    // specs/newmu-convnet.yaml:32 gradient of l3: grad_w3 = conv2d_filter_grad(l2, d_l3_select)
     {
-      this.k.swap01Blocks({ src: 76567808, dst: 107993440, rows: 128, cols: 64, block: 49 }); // l2 → d_l3_transpose2
-    }
-
-    // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_transpose3 = transpose(d_l3_select)
-    {
-      this.k.swap01Blocks({ src: 103749472, dst: 109599072, rows: 128, cols: 128, block: 25 }); // d_l3_select → d_l3_transpose3
-    }
-
-    // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip2 = flip(d_l3_transpose3)
-    {
-      this.k.reverseBlocks({ src: 109599072, dst: 111237472, blocks: 16384, block: 25 }); // d_l3_transpose3 → d_l3_flip2
-    }
-
-    // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2)
-    {
-      for (let n0$37 = 0; n0$37 < 64; n0$37 += 57) {
-        const nb$38 = Math.min(57, 64 - n0$37);
-        for (let c0$39 = 0; c0$39 < 128; c0$39 += 20) {
-          const cb$40 = Math.min(20, 128 - c0$39);
-          this.k.convBlock({ x: 107993440, cols: 113170784, C: 128, H: 7, W: 7, kh: 5, kw: 5, Ho: 3, Wo: 3, L: 513, n0: n0$37, nb: nb$38, c0: c0$39, cb: cb$40, w: 111237472, acc: 114196784, K: 128, lda: 3200, accumulate: c0$39 > 0 });
-        }
-        this.k.copyRuns({ src: 114196784, dst: 112875872 + n0$37 * 4608, outer: nb$38, inner: 128, run: 9, srcOuter: 9, srcInner: 513, dstOuter: 1152, dstInner: 9 }); // step0_scratch36 → d_l3_conv2d2
-      }
-    }
-
-    // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_flip3 = flip(d_l3_conv2d2)
-    {
-      this.k.reverseBlocks({ src: 112875872, dst: 114459440, blocks: 8192, block: 9 }); // d_l3_conv2d2 → d_l3_flip3
-    }
-
-    // specs/newmu-convnet.yaml:32 gradient of l3: grad_w3 = transpose(d_l3_flip3)
-    {
-      this.k.swap01Blocks({ src: 114459440, dst: 114754352, rows: 64, cols: 128, block: 9 }); // d_l3_flip3 → grad_w3
+      this.k.convFilterGrad({ x: 75584800, g: 102766464, gt: 107305344, tab: 108943744, dw: 107010432, N: 128, C: 64, H: 7, W: 7, K: 128, Ho: 5, Wo: 5, kh: 3, kw: 3, nb: 10 }); // l2, d_l3_select → grad_w3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
     this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul)
     {
-      this.k.maxPool2dGrad({ x: 66475264, g: 115049264, out: 116654896, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 65492256, g: 108946048, out: 110551680, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      this.k.copyRuns({ src: 116654896, dst: 123077424, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
+      this.k.copyRuns({ src: 110551680, dst: 116974208, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      this.k.copyRuns({ src: 123077424, dst: 129041200, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
+      this.k.copyRuns({ src: 116974208, dst: 122937984, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
     this.w.step0_d_l2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose = transpose(w2)
     {
-      this.k.swap01Blocks({ src: 1168, dst: 140116784, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
+      this.k.swap01Blocks({ src: 1168, dst: 134013568, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip = flip(d_l2_transpose)
     {
-      this.k.reverseBlocks({ src: 140116784, dst: 140190512, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
+      this.k.reverseBlocks({ src: 134013568, dst: 134087296, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$45 = 0; k$45 < 32; k$45++) {
-        for (let c$44 = 0; c$44 < 64; c$44++) {
-          for (let t$46 = 0; t$46 < 9; t$46++) this.step0_scratch41[c$44 * 288 + k$45 * 9 + t$46] = d_l2_flip[(k$45 * 64 + c$44) * 9 + t$46];
+      for (let k$32 = 0; k$32 < 32; k$32++) {
+        for (let c$31 = 0; c$31 < 64; c$31++) {
+          for (let t$33 = 0; t$33 < 9; t$33++) this.step0_scratch28[c$31 * 288 + k$32 * 9 + t$33] = d_l2_flip[(k$32 * 64 + c$31) * 9 + t$33];
         }
       }
       d_l2_conv2d.fill(0);
-      this.k.fullConv({ x: 134578992, wr: 143950640, r: 144024368, r2: 144219056, y: 140264240, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
+      this.k.fullConv({ x: 128475776, wr: 137847424, r: 137921152, r2: 138115840, y: 134161024, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
     }
 
-    // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose2 = transpose(l1)
+    // specs/newmu-convnet.yaml:31 gradient of l2: grad_w2 = conv2d_filter_grad(l1, d_l2_select)
     {
-      this.k.swap01Blocks({ src: 44371712, dst: 144413744, rows: 128, cols: 32, block: 225 }); // l1 → d_l2_transpose2
-    }
-
-    // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose3 = transpose(d_l2_select)
-    {
-      this.k.swap01Blocks({ src: 134578992, dst: 148100144, rows: 128, cols: 64, block: 169 }); // d_l2_select → d_l2_transpose3
-    }
-
-    // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip2 = flip(d_l2_transpose3)
-    {
-      this.k.reverseBlocks({ src: 148100144, dst: 153637936, blocks: 8192, block: 169 }); // d_l2_transpose3 → d_l2_flip2
-    }
-
-    // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2)
-    {
-      for (let n0$49 = 0; n0$49 < 32; n0$49 += 32) {
-        const nb$50 = Math.min(32, 32 - n0$49);
-        for (let c0$51 = 0; c0$51 < 128; c0$51 += 5) {
-          const cb$52 = Math.min(5, 128 - c0$51);
-          this.k.convBlock({ x: 144413744, cols: 159249456, C: 128, H: 15, W: 15, kh: 13, kw: 13, Ho: 3, Wo: 3, L: 288, n0: n0$49, nb: nb$50, c0: c0$51, cb: cb$52, w: 153637936, acc: 160222896, K: 64, lda: 21632, accumulate: c0$51 > 0 });
-        }
-        this.k.copyRuns({ src: 160222896, dst: 159175728 + n0$49 * 2304, outer: nb$50, inner: 64, run: 9, srcOuter: 9, srcInner: 288, dstOuter: 576, dstInner: 9 }); // step0_scratch48 → d_l2_conv2d2
-      }
-    }
-
-    // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip3 = flip(d_l2_conv2d2)
-    {
-      this.k.reverseBlocks({ src: 159175728, dst: 160296624, blocks: 2048, block: 9 }); // d_l2_conv2d2 → d_l2_flip3
-    }
-
-    // specs/newmu-convnet.yaml:31 gradient of l2: grad_w2 = transpose(d_l2_flip3)
-    {
-      this.k.swap01Blocks({ src: 160296624, dst: 160370352, rows: 32, cols: 64, block: 9 }); // d_l2_flip3 → grad_w2
+      this.k.convFilterGrad({ x: 44339360, g: 128475776, gt: 138384256, tab: 143922048, dw: 138310528, N: 128, C: 32, H: 15, W: 15, K: 64, Ho: 13, Wo: 13, kh: 3, kw: 3, nb: 3 }); // l1, d_l2_select → grad_w2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
     this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul)
     {
-      this.k.maxPool2dGrad({ x: 22253312, g: 160444080, out: 164130480, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 22220960, g: 143923200, out: 147609600, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
     this.w.step0_d_l1_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
-      this.k.swap01Blocks({ src: 178876080, dst: 193621680, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
+      this.k.swap01Blocks({ src: 162355200, dst: 177100800, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose2 = transpose(x)
     {
-      this.k.swap01Blocks({ src: 21295216, dst: 208367280, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
+      this.k.swap01Blocks({ src: 21295216, dst: 191846400, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_flip = flip(d_l1_transpose2)
     {
-      this.k.reverseBlocks({ src: 208367280, dst: 208768688, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
+      this.k.reverseBlocks({ src: 191846400, dst: 192247808, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch53.fill(0);
-      for (let kc$55 = 0; kc$55 < 128; kc$55++) {
-        for (let r$56 = 0; r$56 < 28; r$56++) {
-          const sr$60 = (kc$55 * 28 + 27 - r$56) * 28 + 27, dr$61 = (kc$55 * 32 + r$56 + 2) * 32 + 2;
-          for (let q$57 = 0; q$57 < 28; q$57++) this.step0_scratch53[dr$61 + q$57] = d_l1_flip[sr$60 - q$57];
+      this.step0_scratch36.fill(0);
+      for (let kc$38 = 0; kc$38 < 128; kc$38++) {
+        for (let r$39 = 0; r$39 < 28; r$39++) {
+          const sr$43 = (kc$38 * 28 + 27 - r$39) * 28 + 27, dr$44 = (kc$38 * 32 + r$39 + 2) * 32 + 2;
+          for (let q$40 = 0; q$40 < 28; q$40++) this.step0_scratch36[dr$44 + q$40] = d_l1_flip[sr$43 - q$40];
         }
       }
-      this.k.im2colBlock({ x: 209171248, cols: 209695536, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
+      this.k.im2colBlock({ x: 192650368, cols: 193174656, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$59 = 0; c$59 < 128; c$59++) {
-          this.k.gemm({ a: 193621680 + c$59 * 3600, b: 209695536 + c$59 * 32400, c: 209170096, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$59 > 0, alpha: 1, split: false });
+        for (let c$42 = 0; c$42 < 128; c$42++) {
+          this.k.gemm({ a: 177100800 + c$42 * 3600, b: 193174656 + c$42 * 32400, c: 192649216, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$42 > 0, alpha: 1, split: false });
         }
       }
     }

@@ -1296,44 +1296,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 48: d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_48 = `// d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 401408u;
-  if (i >= 401408u) { return; }
-  out[i] = in1[(i / 6272u) * 49u + ((i / 49u) % 128u) * 3136u + (i % 49u)];
-}
-`;
-// Kernel 49: d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_49 = `// d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 409600u;
-  if (i >= 409600u) { return; }
-  out[i] = in1[(i / 3200u) * 25u + ((i / 25u) % 128u) * 3200u + (i % 25u)];
-}
-`;
-// Kernel 50: d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_50 = `// d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 409600u;
-  if (i >= 409600u) { return; }
-  out[i] = in1[(i / 3200u) * 3200u + ((i / 25u) % 128u) * 25u + (4u - ((i / 5u) % 5u)) * 5u + (4u - (i % 5u))];
-}
-`;
-// Kernel 51: d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_51 = `// d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)
+// Kernel 48: grad_w3 = conv2d_filter_grad(l2, d_l3_select) — conv2d_filter_grad %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)
+const WGSL_48 = `// grad_w3 = conv2d_filter_grad(l2, d_l3_select) — conv2d_filter_grad %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1342,48 +1306,24 @@ const WGSL_51 = `// d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 73728u;
   if (i >= 73728u) { return; }
-  let oj3 = i % 3u;
-  let oi2 = (i / 3u) % 3u;
-  let k1 = (i / 9u) % 128u;
-  let b0 = i / 1152u;
+  let v3 = i % 3u;
+  let u2 = (i / 3u) % 3u;
+  let c1 = (i / 9u) % 64u;
+  let k0 = i / 576u;
   var s4 = 0.0f;
-  for (var c5 = 0u; c5 < 128u; c5++) {
-  for (var u6 = 0u; u6 < 5u; u6++) {
-    let xr7 = ((b0 * 128u + c5) * 7u + oi2 + u6) * 7u + oj3;
-    let wr8 = ((k1 * 128u + c5) * 5u + 4u - u6) * 5u + 4u;
-    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
-    s4 += in1[xr7 + 4u] * in2[wr8 - 4u];
+  for (var b5 = 0u; b5 < 128u; b5++) {
+  for (var i6 = 0u; i6 < 5u; i6++) {
+    let gr7 = ((b5 * 128u + k0) * 5u + i6) * 5u;
+    let xr8 = ((b5 * 64u + c1) * 7u + i6 + 2u - u2) * 7u + 2u - v3;
+    s4 += in2[gr7 + 0u] * in1[xr8 + 0u] + in2[gr7 + 1u] * in1[xr8 + 1u] + in2[gr7 + 2u] * in1[xr8 + 2u] + in2[gr7 + 3u] * in1[xr8 + 3u];
+    s4 += in2[gr7 + 4u] * in1[xr8 + 4u];
   }
   }
   out[i] = s4;
 }
 `;
-// Kernel 52: d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_52 = `// d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 73728u;
-  if (i >= 73728u) { return; }
-  out[i] = in1[(i / 1152u) * 1152u + ((i / 9u) % 128u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
-}
-`;
-// Kernel 53: grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_53 = `// grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 73728u;
-  if (i >= 73728u) { return; }
-  out[i] = in1[(i / 576u) * 9u + ((i / 9u) % 64u) * 1152u + (i % 9u)];
-}
-`;
-// Kernel 54: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:31:7 (graph.l2)
-const WGSL_54 = `// d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:31:7 (graph.l2)
+// Kernel 49: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %106 at specs/newmu-convnet.yaml:31:7 (graph.l2)
+const WGSL_49 = `// d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %106 at specs/newmu-convnet.yaml:31:7 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1395,8 +1335,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] / 0.8f) * in2[i]);
 }
 `;
-// Kernel 55: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_55 = `// d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 50: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %107 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_50 = `// d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %107 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1423,8 +1363,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 56: d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_56 = `// d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 51: d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %108 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_51 = `// d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %108 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1435,8 +1375,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 13u) * 14u + (i % 13u)];
 }
 `;
-// Kernel 57: d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_57 = `// d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 52: d_l2_slice2 = slice(d_l2_slice) — slice %109 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_52 = `// d_l2_slice2 = slice(d_l2_slice) — slice %109 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1447,8 +1387,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 169u) * 182u + (i % 169u)];
 }
 `;
-// Kernel 58: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:31:29 (graph.l2)
-const WGSL_58 = `// d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:31:29 (graph.l2)
+// Kernel 53: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %111 at specs/newmu-convnet.yaml:31:29 (graph.l2)
+const WGSL_53 = `// d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %111 at specs/newmu-convnet.yaml:31:29 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1460,8 +1400,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, in2[i], select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 59: d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_59 = `// d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+// Kernel 54: d_l2_transpose = transpose(w2) — transpose %112 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+const WGSL_54 = `// d_l2_transpose = transpose(w2) — transpose %112 at specs/newmu-convnet.yaml:31:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1472,8 +1412,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 9u + ((i / 9u) % 64u) * 288u + (i % 9u)];
 }
 `;
-// Kernel 60: d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_60 = `// d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+// Kernel 55: d_l2_flip = flip(d_l2_transpose) — flip %113 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+const WGSL_55 = `// d_l2_flip = flip(d_l2_transpose) — flip %113 at specs/newmu-convnet.yaml:31:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1484,8 +1424,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 576u) * 576u + ((i / 9u) % 64u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
 }
 `;
-// Kernel 61: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_61 = `// d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+// Kernel 56: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %114 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+const WGSL_56 = `// d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %114 at specs/newmu-convnet.yaml:31:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1514,44 +1454,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 62: d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_62 = `// d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 921600u;
-  if (i >= 921600u) { return; }
-  out[i] = in1[(i / 28800u) * 225u + ((i / 225u) % 128u) * 7200u + (i % 225u)];
-}
-`;
-// Kernel 63: d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_63 = `// d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 1384448u;
-  if (i >= 1384448u) { return; }
-  out[i] = in1[(i / 21632u) * 169u + ((i / 169u) % 128u) * 10816u + (i % 169u)];
-}
-`;
-// Kernel 64: d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_64 = `// d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 1384448u;
-  if (i >= 1384448u) { return; }
-  out[i] = in1[(i / 21632u) * 21632u + ((i / 169u) % 128u) * 169u + (12u - ((i / 13u) % 13u)) * 13u + (12u - (i % 13u))];
-}
-`;
-// Kernel 65: d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_65 = `// d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+// Kernel 57: grad_w2 = conv2d_filter_grad(l1, d_l2_select) — conv2d_filter_grad %115 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+const WGSL_57 = `// grad_w2 = conv2d_filter_grad(l1, d_l2_select) — conv2d_filter_grad %115 at specs/newmu-convnet.yaml:31:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1560,50 +1464,26 @@ const WGSL_65 = `// d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 18432u;
   if (i >= 18432u) { return; }
-  let oj3 = i % 3u;
-  let oi2 = (i / 3u) % 3u;
-  let k1 = (i / 9u) % 64u;
-  let b0 = i / 576u;
+  let v3 = i % 3u;
+  let u2 = (i / 3u) % 3u;
+  let c1 = (i / 9u) % 32u;
+  let k0 = i / 288u;
   var s4 = 0.0f;
-  for (var c5 = 0u; c5 < 128u; c5++) {
-  for (var u6 = 0u; u6 < 13u; u6++) {
-    let xr7 = ((b0 * 128u + c5) * 15u + oi2 + u6) * 15u + oj3;
-    let wr8 = ((k1 * 128u + c5) * 13u + 12u - u6) * 13u + 12u;
-    s4 += in1[xr7 + 0u] * in2[wr8 - 0u] + in1[xr7 + 1u] * in2[wr8 - 1u] + in1[xr7 + 2u] * in2[wr8 - 2u] + in1[xr7 + 3u] * in2[wr8 - 3u];
-    s4 += in1[xr7 + 4u] * in2[wr8 - 4u] + in1[xr7 + 5u] * in2[wr8 - 5u] + in1[xr7 + 6u] * in2[wr8 - 6u] + in1[xr7 + 7u] * in2[wr8 - 7u];
-    s4 += in1[xr7 + 8u] * in2[wr8 - 8u] + in1[xr7 + 9u] * in2[wr8 - 9u] + in1[xr7 + 10u] * in2[wr8 - 10u] + in1[xr7 + 11u] * in2[wr8 - 11u];
-    s4 += in1[xr7 + 12u] * in2[wr8 - 12u];
+  for (var b5 = 0u; b5 < 128u; b5++) {
+  for (var i6 = 0u; i6 < 13u; i6++) {
+    let gr7 = ((b5 * 64u + k0) * 13u + i6) * 13u;
+    let xr8 = ((b5 * 32u + c1) * 15u + i6 + 2u - u2) * 15u + 2u - v3;
+    s4 += in2[gr7 + 0u] * in1[xr8 + 0u] + in2[gr7 + 1u] * in1[xr8 + 1u] + in2[gr7 + 2u] * in1[xr8 + 2u] + in2[gr7 + 3u] * in1[xr8 + 3u];
+    s4 += in2[gr7 + 4u] * in1[xr8 + 4u] + in2[gr7 + 5u] * in1[xr8 + 5u] + in2[gr7 + 6u] * in1[xr8 + 6u] + in2[gr7 + 7u] * in1[xr8 + 7u];
+    s4 += in2[gr7 + 8u] * in1[xr8 + 8u] + in2[gr7 + 9u] * in1[xr8 + 9u] + in2[gr7 + 10u] * in1[xr8 + 10u] + in2[gr7 + 11u] * in1[xr8 + 11u];
+    s4 += in2[gr7 + 12u] * in1[xr8 + 12u];
   }
   }
   out[i] = s4;
 }
 `;
-// Kernel 66: d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_66 = `// d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 18432u;
-  if (i >= 18432u) { return; }
-  out[i] = in1[(i / 576u) * 576u + ((i / 9u) % 64u) * 9u + (2u - ((i / 3u) % 3u)) * 3u + (2u - (i % 3u))];
-}
-`;
-// Kernel 67: grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_67 = `// grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> in1: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x + gid.y * 18432u;
-  if (i >= 18432u) { return; }
-  out[i] = in1[(i / 288u) * 9u + ((i / 9u) % 32u) * 576u + (i % 9u)];
-}
-`;
-// Kernel 68: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:30:7 (graph.l1)
-const WGSL_68 = `// d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:30:7 (graph.l1)
+// Kernel 58: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %117 at specs/newmu-convnet.yaml:30:7 (graph.l1)
+const WGSL_58 = `// d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %117 at specs/newmu-convnet.yaml:30:7 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1615,8 +1495,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((in1[i] / 0.8f) * in2[i]);
 }
 `;
-// Kernel 69: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:30:15 (graph.l1)
-const WGSL_69 = `// d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:30:15 (graph.l1)
+// Kernel 59: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %118 at specs/newmu-convnet.yaml:30:15 (graph.l1)
+const WGSL_59 = `// d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %118 at specs/newmu-convnet.yaml:30:15 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1643,8 +1523,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = v8;
 }
 `;
-// Kernel 70: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:30:29 (graph.l1)
-const WGSL_70 = `// d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:30:29 (graph.l1)
+// Kernel 60: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %120 at specs/newmu-convnet.yaml:30:29 (graph.l1)
+const WGSL_60 = `// d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %120 at specs/newmu-convnet.yaml:30:29 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1656,8 +1536,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, in2[i], select(0u, 1u, in1[i] >= 0.0f) != 0);
 }
 `;
-// Kernel 71: d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:30:34 (graph.l1)
-const WGSL_71 = `// d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+// Kernel 61: d_l1_transpose = transpose(d_l1_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+const WGSL_61 = `// d_l1_transpose = transpose(d_l1_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1668,8 +1548,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 115200u) * 900u + ((i / 900u) % 128u) * 28800u + (i % 900u)];
 }
 `;
-// Kernel 72: d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:30:34 (graph.l1)
-const WGSL_72 = `// d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+// Kernel 62: d_l1_transpose2 = transpose(x) — transpose %122 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+const WGSL_62 = `// d_l1_transpose2 = transpose(x) — transpose %122 at specs/newmu-convnet.yaml:30:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1680,8 +1560,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[i];
 }
 `;
-// Kernel 73: d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:30:34 (graph.l1)
-const WGSL_73 = `// d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+// Kernel 63: d_l1_flip = flip(d_l1_transpose2) — flip %123 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+const WGSL_63 = `// d_l1_flip = flip(d_l1_transpose2) — flip %123 at specs/newmu-convnet.yaml:30:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1692,8 +1572,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = in1[(i / 784u) * 784u + (27u - ((i / 28u) % 28u)) * 28u + (27u - (i % 28u))];
 }
 `;
-// Kernel 74: grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)
-const WGSL_74 = `// grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+// Kernel 64: grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %124 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+const WGSL_64 = `// grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %124 at specs/newmu-convnet.yaml:30:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1723,8 +1603,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 75: new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_75 = `// new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 65: new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %131 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_65 = `// new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %131 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1736,8 +1616,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 76: w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_76 = `// w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 66: w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %138 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_66 = `// w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %138 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1749,8 +1629,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 77: new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_77 = `// new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 67: new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %145 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_67 = `// new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %145 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1762,8 +1642,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 78: w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_78 = `// w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 68: w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %152 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_68 = `// w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %152 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1775,8 +1655,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 79: new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_79 = `// new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 69: new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %159 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_69 = `// new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %159 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1788,8 +1668,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 80: w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_80 = `// w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 70: w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %166 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_70 = `// w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %166 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1801,8 +1681,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 81: new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_81 = `// new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 71: new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %173 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_71 = `// new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %173 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1814,8 +1694,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 82: w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_82 = `// w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 72: w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %180 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_72 = `// w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %180 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1827,8 +1707,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 83: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_83 = `// new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 73: new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %187 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_73 = `// new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %187 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1840,8 +1720,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = ((0.9f * in1[i]) + (0.1f * (in2[i] * in2[i])));
 }
 `;
-// Kernel 84: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
-const WGSL_84 = `// w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+// Kernel 74: w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %194 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
+const WGSL_74 = `// w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %194 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1853,8 +1733,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (out[i] - (0.001f * (in1[i] / sqrt((in2[i] + 0.000001f)))));
 }
 `;
-// Kernel 85: l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)
-const WGSL_85 = `// l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+// Kernel 75: l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)
+const WGSL_75 = `// l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1883,8 +1763,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 86: l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)
-const WGSL_86 = `// l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)
+// Kernel 76: l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)
+const WGSL_76 = `// l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1895,8 +1775,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 87: l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)
-const WGSL_87 = `// l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)
+// Kernel 77: l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)
+const WGSL_77 = `// l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1915,8 +1795,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 88: l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)
-const WGSL_88 = `// l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+// Kernel 78: l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)
+const WGSL_78 = `// l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1940,8 +1820,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 89: l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)
-const WGSL_89 = `// l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)
+// Kernel 79: l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)
+const WGSL_79 = `// l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -1952,8 +1832,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 90: l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_90 = `// l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 80: l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_80 = `// l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1972,8 +1852,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 91: l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_91 = `// l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 81: l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_81 = `// l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -1991,8 +1871,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 92: l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)
-const WGSL_92 = `// l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+// Kernel 82: l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)
+const WGSL_82 = `// l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2011,8 +1891,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 93: l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)
-const WGSL_93 = `// l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)
+// Kernel 83: l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)
+const WGSL_83 = `// l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2036,8 +1916,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = s4;
 }
 `;
-// Kernel 94: l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)
-const WGSL_94 = `// l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)
+// Kernel 84: l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)
+const WGSL_84 = `// l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2048,8 +1928,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 95: l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)
-const WGSL_95 = `// l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+// Kernel 85: l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+const WGSL_85 = `// l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2068,8 +1948,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 96: l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)
-const WGSL_96 = `// l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+// Kernel 86: l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+const WGSL_86 = `// l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2087,8 +1967,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
-// Kernel 97: l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)
-const WGSL_97 = `// l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+// Kernel 87: l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)
+const WGSL_87 = `// l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2107,8 +1987,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m4;
 }
 `;
-// Kernel 98: l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)
-const WGSL_98 = `// l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)
+// Kernel 88: l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)
+const WGSL_88 = `// l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2147,8 +2027,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 64u + lid.x + 48u) < 625u) { out[(wid.y * 16u + lid.y + 0u) * 625u + (wid.x * 64u + lid.x + 48u)] = acc8; }
 }
 `;
-// Kernel 99: l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)
-const WGSL_99 = `// l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)
+// Kernel 89: l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)
+const WGSL_89 = `// l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2159,8 +2039,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(max(in1[i], 0.0f), in1[i] + 0.0f, ((bitcast<u32>(in1[i]) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(0.0f) & 0x7fffffffu) > 0x7f800000u));
 }
 `;
-// Kernel 100: p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)
-const WGSL_100 = `// p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)
+// Kernel 90: p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)
+const WGSL_90 = `// p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2184,8 +2064,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if ((wid.y * 16u + lid.y + 0u) < 128u && (wid.x * 16u + lid.x + 0u) < 10u) { out[(wid.y * 16u + lid.y + 0u) * 10u + (wid.x * 16u + lid.x + 0u)] = acc5; }
 }
 `;
-// Kernel 101: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
-const WGSL_101 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+// Kernel 91: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+const WGSL_91 = `// p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2202,8 +2082,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = m2;
 }
 `;
-// Kernel 102: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
-const WGSL_102 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+// Kernel 92: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+const WGSL_92 = `// p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2215,8 +2095,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] - in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 103: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
-const WGSL_103 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+// Kernel 93: p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+const WGSL_93 = `// p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2227,8 +2107,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = exp(in1[i]);
 }
 `;
-// Kernel 104: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
-const WGSL_104 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+// Kernel 94: p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+const WGSL_94 = `// p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2244,8 +2124,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 105: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
-const WGSL_105 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+// Kernel 95: p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
+const WGSL_95 = `// p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2257,8 +2137,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = (in1[i] / in2[((i / 10u) % 128u)]);
 }
 `;
-// Kernel 106: error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)
-const WGSL_106 = `// error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)
+// Kernel 96: error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)
+const WGSL_96 = `// error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<i32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2276,8 +2156,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = i32(bi2);
 }
 `;
-// Kernel 107: error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)
-const WGSL_107 = `// error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)
+// Kernel 97: error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)
+const WGSL_97 = `// error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 @group(0) @binding(2) var<storage, read> in2: array<i32>;
@@ -2289,8 +2169,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = f32(select(0u, 1u, in1[i] != in2[i]));
 }
 `;
-// Kernel 108: cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
-const WGSL_108 = `// cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+// Kernel 98: cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+const WGSL_98 = `// cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<i32>;
 
@@ -2301,8 +2181,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = select(0.0f, 1.0f, in1[i / 10u] == i32(i % 10u));
 }
 `;
-// Kernel 109: cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
-const WGSL_109 = `// cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+// Kernel 99: cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+const WGSL_99 = `// cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2313,8 +2193,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = log(in1[i]);
 }
 `;
-// Kernel 110: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
-const WGSL_110 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+// Kernel 100: cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+const WGSL_100 = `// cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 @group(0) @binding(2) var<storage, read> in2: array<f32>;
@@ -2332,8 +2212,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   out[o] = s;
 }
 `;
-// Kernel 111: cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
-const WGSL_111 = `// cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+// Kernel 101: cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
+const WGSL_101 = `// cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> in1: array<f32>;
 
@@ -2398,12 +2278,10 @@ export const plan: GpuPlan = {
     { name: "d_l3_select", size: 409600, dtype: "f32", role: "temp" },
     { name: "d_l3_transpose", size: 73728, dtype: "f32", role: "temp" },
     { name: "d_l3_flip", size: 73728, dtype: "f32", role: "temp" },
-    { name: "d_l3_transpose2", size: 401408, dtype: "f32", role: "temp" },
     { name: "d_l2_maxpool2dgrad", size: 1605632, dtype: "f32", role: "temp" },
     { name: "d_l2_select", size: 1384448, dtype: "f32", role: "temp" },
     { name: "d_l2_transpose", size: 18432, dtype: "f32", role: "temp" },
     { name: "d_l2_flip", size: 18432, dtype: "f32", role: "temp" },
-    { name: "d_l2_transpose2", size: 921600, dtype: "f32", role: "temp" },
     { name: "d_l1_maxpool2dgrad", size: 3686400, dtype: "f32", role: "temp" },
     { name: "d_l1_transpose2", size: 100352, dtype: "f32", role: "temp" },
     { name: "d_l1_flip", size: 100352, dtype: "f32", role: "temp" },
@@ -2492,70 +2370,60 @@ export const plan: GpuPlan = {
     { name: "step0_d_l3_transpose", label: "d_l3_transpose = transpose(w3) — transpose %101 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_45, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 20, access: "read" }], workgroups: [1152, 1, 1] },
     { name: "step0_d_l3_flip", label: "d_l3_flip = flip(d_l3_transpose) — flip %102 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_46, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
     { name: "step0_d_l3_conv2d", label: "d_l3_conv2d = conv2d(d_l3_select, d_l3_flip) — conv2d %103 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_47, bindings: [{ buffer: 16, access: "read_write" }, { buffer: 47, access: "read" }, { buffer: 49, access: "read" }], workgroups: [6272, 1, 1], flops: 924844032 },
-    { name: "step0_d_l3_transpose2", label: "d_l3_transpose2 = transpose(l2) — transpose %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 18, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_d_l3_transpose3", label: "d_l3_transpose3 = transpose(d_l3_select) — transpose %105 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_49, bindings: [{ buffer: 21, access: "read_write" }, { buffer: 47, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_flip2", label: "d_l3_flip2 = flip(d_l3_transpose3) — flip %106 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_50, bindings: [{ buffer: 19, access: "read_write" }, { buffer: 21, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "step0_d_l3_conv2d2", label: "d_l3_conv2d2 = conv2d(d_l3_transpose2, d_l3_flip2) — conv2d %107 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_51, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 50, access: "read" }, { buffer: 19, access: "read" }], workgroups: [1152, 1, 1], flops: 471859200 },
-    { name: "step0_d_l3_flip3", label: "d_l3_flip3 = flip(d_l3_conv2d2) — flip %108 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_52, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_grad_w3", label: "grad_w3 = transpose(d_l3_flip3) — transpose %109 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_53, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_d_l2_mul", label: "d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %111 at specs/newmu-convnet.yaml:31:7 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "step0_d_l2_maxpool2dgrad", label: "d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %112 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_55, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 18, access: "read" }], workgroups: [25088, 1, 1] },
-    { name: "step0_d_l2_slice", label: "d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %113 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_56, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 51, access: "read" }], workgroups: [23296, 1, 1] },
-    { name: "step0_d_l2_slice2", label: "d_l2_slice2 = slice(d_l2_slice) — slice %114 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_57, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_select", label: "d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %116 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_58, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_transpose", label: "d_l2_transpose = transpose(w2) — transpose %117 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_59, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_flip", label: "d_l2_flip = flip(d_l2_transpose) — flip %118 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_60, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l2_conv2d", label: "d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %119 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_61, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 54, access: "read" }], workgroups: [14400, 1, 1], flops: 1061683200 },
-    { name: "step0_d_l2_transpose2", label: "d_l2_transpose2 = transpose(l1) — transpose %120 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 8, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_d_l2_transpose3", label: "d_l2_transpose3 = transpose(d_l2_select) — transpose %121 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_63, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_flip2", label: "d_l2_flip2 = flip(d_l2_transpose3) — flip %122 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_64, bindings: [{ buffer: 9, access: "read_write" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "step0_d_l2_conv2d2", label: "d_l2_conv2d2 = conv2d(d_l2_transpose2, d_l2_flip2) — conv2d %123 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_65, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 55, access: "read" }, { buffer: 9, access: "read" }], workgroups: [288, 1, 1], flops: 797442048 },
-    { name: "step0_d_l2_flip3", label: "d_l2_flip3 = flip(d_l2_conv2d2) — flip %124 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_66, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_grad_w2", label: "grad_w2 = transpose(d_l2_flip3) — transpose %125 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_d_l1_mul", label: "d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %127 at specs/newmu-convnet.yaml:30:7 (graph.l1)", wgsl: WGSL_68, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "step0_d_l1_maxpool2dgrad", label: "d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %128 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_69, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_select", label: "d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %130 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_70, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 56, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_transpose", label: "d_l1_transpose = transpose(d_l1_select) — transpose %131 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_71, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "step0_d_l1_transpose2", label: "d_l1_transpose2 = transpose(x) — transpose %132 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_72, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
-    { name: "step0_d_l1_flip", label: "d_l1_flip = flip(d_l1_transpose2) — flip %133 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_73, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 57, access: "read" }], workgroups: [1568, 1, 1] },
-    { name: "step0_grad_w", label: "grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %134 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_74, bindings: [{ buffer: 59, access: "read_write" }, { buffer: 56, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1], flops: 57802752 },
-    { name: "step0_new_train_rms_w", label: "new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %141 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_75, bindings: [{ buffer: 60, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 59, access: "read" }], workgroups: [5, 1, 1] },
-    { name: "step0_w_", label: "w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %148 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_76, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 60, access: "read" }], workgroups: [5, 1, 1] },
-    { name: "step0_new_train_rms_w2", label: "new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %155 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_77, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 62, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_w2", label: "w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %162 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_78, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 53, access: "read" }, { buffer: 54, access: "read" }], workgroups: [288, 1, 1] },
-    { name: "step0_new_train_rms_w3", label: "new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %169 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_79, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_w3", label: "w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %176 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_80, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
-    { name: "step0_new_train_rms_w4", label: "new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %183 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_81, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 45, access: "read" }], workgroups: [11250, 1, 1] },
-    { name: "step0_w4", label: "w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %190 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_82, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 64, access: "read" }], workgroups: [11250, 1, 1] },
-    { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %197 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_83, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 67, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %204 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_84, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 66, access: "read" }], workgroups: [98, 1, 1] },
-    { name: "evaluate_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_85, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1], flops: 66355200 },
-    { name: "evaluate_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_86, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }], workgroups: [57600, 1, 1] },
-    { name: "evaluate_l1", label: "l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_87, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [14400, 1, 1] },
-    { name: "evaluate_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_88, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1], flops: 797442048 },
-    { name: "evaluate_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_89, bindings: [{ buffer: 72, access: "read_write" }, { buffer: 71, access: "read" }], workgroups: [21632, 1, 1] },
-    { name: "evaluate_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_90, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 72, access: "read" }, { buffer: 74, access: "read" }], workgroups: [23296, 1, 1] },
-    { name: "evaluate_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_91, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }, { buffer: 76, access: "read" }], workgroups: [25088, 1, 1] },
-    { name: "evaluate_l2", label: "l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_92, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 75, access: "read" }], workgroups: [6272, 1, 1] },
-    { name: "evaluate_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_93, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1], flops: 471859200 },
-    { name: "evaluate_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)", wgsl: WGSL_94, bindings: [{ buffer: 79, access: "read_write" }, { buffer: 78, access: "read" }], workgroups: [6400, 1, 1] },
-    { name: "evaluate_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_95, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 79, access: "read" }, { buffer: 81, access: "read" }], workgroups: [7680, 1, 1] },
-    { name: "evaluate_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_96, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }, { buffer: 83, access: "read" }], workgroups: [9216, 1, 1] },
-    { name: "evaluate_l3", label: "l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_97, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 82, access: "read" }], workgroups: [2304, 1, 1] },
-    { name: "evaluate_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 30, access: "read" }], workgroups: [10, 8, 1], flops: 184320000 },
-    { name: "evaluate_l4", label: "l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)", wgsl: WGSL_99, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [1250, 1, 1] },
-    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_100, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 86, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
-    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_101, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_102, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_103, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 89, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_104, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_105, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 88, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)", wgsl: WGSL_106, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 90, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)", wgsl: WGSL_107, bindings: [{ buffer: 92, access: "read_write" }, { buffer: 91, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_108, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
-    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_109, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_110, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 87, access: "read" }, { buffer: 89, access: "read" }, { buffer: 93, access: "read" }], workgroups: [2, 1, 1] },
-    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_111, bindings: [{ buffer: 93, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "step0_grad_w3", label: "grad_w3 = conv2d_filter_grad(l2, d_l3_select) — conv2d_filter_grad %104 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_48, bindings: [{ buffer: 48, access: "read_write" }, { buffer: 18, access: "read" }, { buffer: 47, access: "read" }], workgroups: [1152, 1, 1], flops: 471859200 },
+    { name: "step0_d_l2_mul", label: "d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast — mul %106 at specs/newmu-convnet.yaml:31:7 (graph.l2)", wgsl: WGSL_49, bindings: [{ buffer: 18, access: "read_write" }, { buffer: 16, access: "read" }, { buffer: 17, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "step0_d_l2_maxpool2dgrad", label: "d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul) — max_pool2d_grad %107 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_50, bindings: [{ buffer: 50, access: "read_write" }, { buffer: 14, access: "read" }, { buffer: 18, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "step0_d_l2_slice", label: "d_l2_slice = slice(d_l2_maxpool2dgrad) — slice %108 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_51, bindings: [{ buffer: 12, access: "read_write" }, { buffer: 50, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "step0_d_l2_slice2", label: "d_l2_slice2 = slice(d_l2_slice) — slice %109 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_52, bindings: [{ buffer: 11, access: "read_write" }, { buffer: 12, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_select", label: "d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0) — select %111 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_53, bindings: [{ buffer: 51, access: "read_write" }, { buffer: 9, access: "read" }, { buffer: 11, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "step0_d_l2_transpose", label: "d_l2_transpose = transpose(w2) — transpose %112 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_54, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 10, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_flip", label: "d_l2_flip = flip(d_l2_transpose) — flip %113 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_55, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 52, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_d_l2_conv2d", label: "d_l2_conv2d = conv2d(d_l2_select, d_l2_flip) — conv2d %114 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_56, bindings: [{ buffer: 6, access: "read_write" }, { buffer: 51, access: "read" }, { buffer: 53, access: "read" }], workgroups: [14400, 1, 1], flops: 1061683200 },
+    { name: "step0_grad_w2", label: "grad_w2 = conv2d_filter_grad(l1, d_l2_select) — conv2d_filter_grad %115 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_57, bindings: [{ buffer: 52, access: "read_write" }, { buffer: 8, access: "read" }, { buffer: 51, access: "read" }], workgroups: [288, 1, 1], flops: 797442048 },
+    { name: "step0_d_l1_mul", label: "d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast — mul %117 at specs/newmu-convnet.yaml:30:7 (graph.l1)", wgsl: WGSL_58, bindings: [{ buffer: 8, access: "read_write" }, { buffer: 6, access: "read" }, { buffer: 7, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "step0_d_l1_maxpool2dgrad", label: "d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul) — max_pool2d_grad %118 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_59, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 5, access: "read" }, { buffer: 8, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_select", label: "d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0) — select %120 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_60, bindings: [{ buffer: 5, access: "read_write" }, { buffer: 2, access: "read" }, { buffer: 54, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose", label: "d_l1_transpose = transpose(d_l1_select) — transpose %121 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_61, bindings: [{ buffer: 54, access: "read_write" }, { buffer: 5, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "step0_d_l1_transpose2", label: "d_l1_transpose2 = transpose(x) — transpose %122 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_62, bindings: [{ buffer: 55, access: "read_write" }, { buffer: 3, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_d_l1_flip", label: "d_l1_flip = flip(d_l1_transpose2) — flip %123 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_63, bindings: [{ buffer: 56, access: "read_write" }, { buffer: 55, access: "read" }], workgroups: [1568, 1, 1] },
+    { name: "step0_grad_w", label: "grad_w = conv2d(d_l1_transpose, d_l1_flip) — conv2d %124 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_64, bindings: [{ buffer: 57, access: "read_write" }, { buffer: 54, access: "read" }, { buffer: 56, access: "read" }], workgroups: [5, 1, 1], flops: 57802752 },
+    { name: "step0_new_train_rms_w", label: "new_train_rms_w = (0.9 * train_rms_w) + (0.09999999999999998 * (grad_w * grad_w)) — add %131 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_65, bindings: [{ buffer: 58, access: "read_write" }, { buffer: 59, access: "read" }, { buffer: 57, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_w_", label: "w_ = w_ - (0.001 * (grad_w / sqrt(new_train_rms_w + 0.000001))) — sub %138 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_66, bindings: [{ buffer: 4, access: "read_write" }, { buffer: 57, access: "read" }, { buffer: 58, access: "read" }], workgroups: [5, 1, 1] },
+    { name: "step0_new_train_rms_w2", label: "new_train_rms_w2 = (0.9 * train_rms_w2) + (0.09999999999999998 * (grad_w2 * grad_w2)) — add %145 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_67, bindings: [{ buffer: 53, access: "read_write" }, { buffer: 60, access: "read" }, { buffer: 52, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_w2", label: "w2 = w2 - (0.001 * (grad_w2 / sqrt(new_train_rms_w2 + 0.000001))) — sub %152 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_68, bindings: [{ buffer: 10, access: "read_write" }, { buffer: 52, access: "read" }, { buffer: 53, access: "read" }], workgroups: [288, 1, 1] },
+    { name: "step0_new_train_rms_w3", label: "new_train_rms_w3 = (0.9 * train_rms_w3) + (0.09999999999999998 * (grad_w3 * grad_w3)) — add %159 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_69, bindings: [{ buffer: 49, access: "read_write" }, { buffer: 61, access: "read" }, { buffer: 48, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_w3", label: "w3 = w3 - (0.001 * (grad_w3 / sqrt(new_train_rms_w3 + 0.000001))) — sub %166 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_70, bindings: [{ buffer: 20, access: "read_write" }, { buffer: 48, access: "read" }, { buffer: 49, access: "read" }], workgroups: [1152, 1, 1] },
+    { name: "step0_new_train_rms_w4", label: "new_train_rms_w4 = (0.9 * train_rms_w4) + (0.09999999999999998 * (grad_w4 * grad_w4)) — add %173 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_71, bindings: [{ buffer: 62, access: "read_write" }, { buffer: 63, access: "read" }, { buffer: 45, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_w4", label: "w4 = w4 - (0.001 * (grad_w4 / sqrt(new_train_rms_w4 + 0.000001))) — sub %180 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_72, bindings: [{ buffer: 30, access: "read_write" }, { buffer: 45, access: "read" }, { buffer: 62, access: "read" }], workgroups: [11250, 1, 1] },
+    { name: "step0_new_train_rms_w_o", label: "new_train_rms_w_o = (0.9 * train_rms_w_o) + (0.09999999999999998 * (grad_w_o * grad_w_o)) — add %187 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_73, bindings: [{ buffer: 64, access: "read_write" }, { buffer: 65, access: "read" }, { buffer: 44, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "step0_w_o", label: "w_o = w_o - (0.001 * (grad_w_o / sqrt(new_train_rms_w_o + 0.000001))) — sub %194 at specs/newmu-convnet.yaml:44:16 (phases[0].optimizer)", wgsl: WGSL_74, bindings: [{ buffer: 34, access: "read_write" }, { buffer: 44, access: "read" }, { buffer: 64, access: "read" }], workgroups: [98, 1, 1] },
+    { name: "evaluate_l1_conv2d", label: "l1_conv2d = conv2d(x, w_) — conv2d %8 at specs/newmu-convnet.yaml:30:34 (graph.l1)", wgsl: WGSL_75, bindings: [{ buffer: 66, access: "read_write" }, { buffer: 3, access: "read" }, { buffer: 4, access: "read" }], workgroups: [57600, 1, 1], flops: 66355200 },
+    { name: "evaluate_l1_maximum", label: "l1_maximum = maximum(l1_conv2d, 0) — maximum %10 at specs/newmu-convnet.yaml:30:29 (graph.l1)", wgsl: WGSL_76, bindings: [{ buffer: 67, access: "read_write" }, { buffer: 66, access: "read" }], workgroups: [57600, 1, 1] },
+    { name: "evaluate_l1", label: "l1 = max_pool2d(l1_maximum) — max_pool2d %11 at specs/newmu-convnet.yaml:30:15 (graph.l1)", wgsl: WGSL_77, bindings: [{ buffer: 68, access: "read_write" }, { buffer: 67, access: "read" }], workgroups: [14400, 1, 1] },
+    { name: "evaluate_l2_conv2d", label: "l2_conv2d = conv2d(l1, w2) — conv2d %12 at specs/newmu-convnet.yaml:31:34 (graph.l2)", wgsl: WGSL_78, bindings: [{ buffer: 69, access: "read_write" }, { buffer: 68, access: "read" }, { buffer: 10, access: "read" }], workgroups: [21632, 1, 1], flops: 797442048 },
+    { name: "evaluate_l2_maximum", label: "l2_maximum = maximum(l2_conv2d, 0) — maximum %14 at specs/newmu-convnet.yaml:31:29 (graph.l2)", wgsl: WGSL_79, bindings: [{ buffer: 70, access: "read_write" }, { buffer: 69, access: "read" }], workgroups: [21632, 1, 1] },
+    { name: "evaluate_l2_concat", label: "l2_concat = concat(l2_maximum, k_l2_const) — concat %16 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_80, bindings: [{ buffer: 71, access: "read_write" }, { buffer: 70, access: "read" }, { buffer: 72, access: "read" }], workgroups: [23296, 1, 1] },
+    { name: "evaluate_l2_concat2", label: "l2_concat2 = concat(l2_concat, k_l2_const2) — concat %18 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_81, bindings: [{ buffer: 73, access: "read_write" }, { buffer: 71, access: "read" }, { buffer: 74, access: "read" }], workgroups: [25088, 1, 1] },
+    { name: "evaluate_l2", label: "l2 = max_pool2d(l2_concat2) — max_pool2d %19 at specs/newmu-convnet.yaml:31:15 (graph.l2)", wgsl: WGSL_82, bindings: [{ buffer: 75, access: "read_write" }, { buffer: 73, access: "read" }], workgroups: [6272, 1, 1] },
+    { name: "evaluate_l3_conv2d", label: "l3_conv2d = conv2d(l2, w3) — conv2d %20 at specs/newmu-convnet.yaml:32:42 (graph.l3)", wgsl: WGSL_83, bindings: [{ buffer: 76, access: "read_write" }, { buffer: 75, access: "read" }, { buffer: 20, access: "read" }], workgroups: [6400, 1, 1], flops: 471859200 },
+    { name: "evaluate_l3_maximum", label: "l3_maximum = maximum(l3_conv2d, 0) — maximum %22 at specs/newmu-convnet.yaml:32:37 (graph.l3)", wgsl: WGSL_84, bindings: [{ buffer: 77, access: "read_write" }, { buffer: 76, access: "read" }], workgroups: [6400, 1, 1] },
+    { name: "evaluate_l3_concat", label: "l3_concat = concat(l3_maximum, k_l3_const) — concat %24 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_85, bindings: [{ buffer: 78, access: "read_write" }, { buffer: 77, access: "read" }, { buffer: 79, access: "read" }], workgroups: [7680, 1, 1] },
+    { name: "evaluate_l3_concat2", label: "l3_concat2 = concat(l3_concat, k_l3_const2) — concat %26 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_86, bindings: [{ buffer: 80, access: "read_write" }, { buffer: 78, access: "read" }, { buffer: 81, access: "read" }], workgroups: [9216, 1, 1] },
+    { name: "evaluate_l3", label: "l3 = max_pool2d(l3_concat2) — max_pool2d %27 at specs/newmu-convnet.yaml:32:23 (graph.l3)", wgsl: WGSL_87, bindings: [{ buffer: 82, access: "read_write" }, { buffer: 80, access: "read" }], workgroups: [2304, 1, 1] },
+    { name: "evaluate_l4_matmul", label: "l4_matmul = matmul(l3, w4) — matmul %29 at specs/newmu-convnet.yaml:33:23 (graph.l4)", wgsl: WGSL_88, bindings: [{ buffer: 83, access: "read_write" }, { buffer: 82, access: "read" }, { buffer: 30, access: "read" }], workgroups: [10, 8, 1], flops: 184320000 },
+    { name: "evaluate_l4", label: "l4 = maximum(l4_matmul, 0) — maximum %31 at specs/newmu-convnet.yaml:33:15 (graph.l4)", wgsl: WGSL_89, bindings: [{ buffer: 84, access: "read_write" }, { buffer: 83, access: "read" }], workgroups: [1250, 1, 1] },
+    { name: "evaluate_p_y_given_x_matmul", label: "p_y_given_x_matmul = matmul(l4, w_o) — matmul %32 at specs/newmu-convnet.yaml:34:27 (graph.p_y_given_x)", wgsl: WGSL_90, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 84, access: "read" }, { buffer: 34, access: "read" }], workgroups: [1, 8, 1], flops: 1600000 },
+    { name: "evaluate_p_y_given_x_reducemax", label: "p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul) — reduce_max %33 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_91, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x_sub", label: "p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax — sub %37 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_92, bindings: [{ buffer: 87, access: "read_write" }, { buffer: 85, access: "read" }, { buffer: 86, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_exp", label: "p_y_given_x_exp = exp(p_y_given_x_sub) — exp %38 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_93, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 87, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_p_y_given_x_reducesum", label: "p_y_given_x_reducesum = Σ p_y_given_x_exp — reduce_sum %39 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_94, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_p_y_given_x", label: "p_y_given_x = p_y_given_x_exp / p_y_given_x_reducesum — div %42 at specs/newmu-convnet.yaml:34:16 (graph.p_y_given_x)", wgsl: WGSL_95, bindings: [{ buffer: 88, access: "read_write" }, { buffer: 85, access: "read" }, { buffer: 86, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_error_argmax", label: "error_argmax = argmax(p_y_given_x) — argmax %43 at specs/newmu-convnet.yaml:39:10 (metrics.error)", wgsl: WGSL_96, bindings: [{ buffer: 89, access: "read_write" }, { buffer: 88, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_error", label: "error = cast(compare(error_argmax, y)) — cast %45 at specs/newmu-convnet.yaml:39:10 (metrics.error)", wgsl: WGSL_97, bindings: [{ buffer: 90, access: "read_write" }, { buffer: 89, access: "read" }, { buffer: 38, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_onehot", label: "cost_onehot = one_hot(y) — one_hot %46 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_98, bindings: [{ buffer: 85, access: "read_write" }, { buffer: 38, access: "read" }], workgroups: [20, 1, 1] },
+    { name: "evaluate_cost_log", label: "cost_log = log(p_y_given_x_reducesum) — log %47 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_99, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 86, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost_reducesum", label: "cost_reducesum = Σ (cost_onehot * (p_y_given_x_sub - cost_log)) — reduce_sum %52 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_100, bindings: [{ buffer: 86, access: "read_write" }, { buffer: 85, access: "read" }, { buffer: 87, access: "read" }, { buffer: 91, access: "read" }], workgroups: [2, 1, 1] },
+    { name: "evaluate_cost", label: "cost = -cost_reducesum — neg %53 at specs/newmu-convnet.yaml:40:9 (metrics.cost)", wgsl: WGSL_101, bindings: [{ buffer: 91, access: "read_write" }, { buffer: 86, access: "read" }], workgroups: [2, 1, 1] },
   ],
   steps: [
     {
@@ -2635,27 +2503,27 @@ export const plan: GpuPlan = {
         { kind: "dispatch", kernel: 72 },
         { kind: "dispatch", kernel: 73 },
         { kind: "dispatch", kernel: 74 },
-        { kind: "dispatch", kernel: 75 },
-        { kind: "dispatch", kernel: 76 },
-        { kind: "dispatch", kernel: 77 },
-        { kind: "dispatch", kernel: 78 },
-        { kind: "dispatch", kernel: 79 },
-        { kind: "dispatch", kernel: 80 },
-        { kind: "dispatch", kernel: 81 },
-        { kind: "dispatch", kernel: 82 },
-        { kind: "dispatch", kernel: 83 },
-        { kind: "dispatch", kernel: 84 },
-        { kind: "copy", src: 60, srcOffset: 0, dst: 61, dstOffset: 0, size: 288 },
-        { kind: "copy", src: 54, srcOffset: 0, dst: 62, dstOffset: 0, size: 18432 },
-        { kind: "copy", src: 49, srcOffset: 0, dst: 63, dstOffset: 0, size: 73728 },
-        { kind: "copy", src: 64, srcOffset: 0, dst: 65, dstOffset: 0, size: 720000 },
-        { kind: "copy", src: 66, srcOffset: 0, dst: 67, dstOffset: 0, size: 6250 },
+        { kind: "copy", src: 58, srcOffset: 0, dst: 59, dstOffset: 0, size: 288 },
+        { kind: "copy", src: 53, srcOffset: 0, dst: 60, dstOffset: 0, size: 18432 },
+        { kind: "copy", src: 49, srcOffset: 0, dst: 61, dstOffset: 0, size: 73728 },
+        { kind: "copy", src: 62, srcOffset: 0, dst: 63, dstOffset: 0, size: 720000 },
+        { kind: "copy", src: 64, srcOffset: 0, dst: 65, dstOffset: 0, size: 6250 },
       ],
-      outputs: { cost: 42, "param:w": 4, "state:train.rms.w": 60, "param:w2": 10, "state:train.rms.w2": 54, "param:w3": 20, "state:train.rms.w3": 49, "param:w4": 30, "state:train.rms.w4": 64, "param:w_o": 34, "state:train.rms.w_o": 66 },
+      outputs: { cost: 42, "param:w": 4, "state:train.rms.w": 58, "param:w2": 10, "state:train.rms.w2": 53, "param:w3": 20, "state:train.rms.w3": 49, "param:w4": 30, "state:train.rms.w4": 62, "param:w_o": 34, "state:train.rms.w_o": 64 },
     },
   ],
   eval: {
     commands: [
+      { kind: "dispatch", kernel: 75 },
+      { kind: "dispatch", kernel: 76 },
+      { kind: "dispatch", kernel: 77 },
+      { kind: "dispatch", kernel: 78 },
+      { kind: "dispatch", kernel: 79 },
+      { kind: "dispatch", kernel: 80 },
+      { kind: "dispatch", kernel: 81 },
+      { kind: "dispatch", kernel: 82 },
+      { kind: "dispatch", kernel: 83 },
+      { kind: "dispatch", kernel: 84 },
       { kind: "dispatch", kernel: 85 },
       { kind: "dispatch", kernel: 86 },
       { kind: "dispatch", kernel: 87 },
@@ -2673,18 +2541,8 @@ export const plan: GpuPlan = {
       { kind: "dispatch", kernel: 99 },
       { kind: "dispatch", kernel: 100 },
       { kind: "dispatch", kernel: 101 },
-      { kind: "dispatch", kernel: 102 },
-      { kind: "dispatch", kernel: 103 },
-      { kind: "dispatch", kernel: 104 },
-      { kind: "dispatch", kernel: 105 },
-      { kind: "dispatch", kernel: 106 },
-      { kind: "dispatch", kernel: 107 },
-      { kind: "dispatch", kernel: 108 },
-      { kind: "dispatch", kernel: 109 },
-      { kind: "dispatch", kernel: 110 },
-      { kind: "dispatch", kernel: 111 },
     ],
-    outputs: { "metric:error": 92, "metric:cost": 93 },
+    outputs: { "metric:error": 90, "metric:cost": 91 },
   },
   limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 134217728, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 },
 };

@@ -79,6 +79,20 @@ export interface KernelExports {
    * exports, as im2col_gemm, so that two threads can take half the images
    * each. */
   readonly full_conv: (...args: FullConvPositional) => void;
+  /** A valid convolution's tap table (compiler/emit/wasm/conv-direct.ts):
+   * (tab, C, H, W, kh, kw). */
+  readonly conv_taps: (tab: number, C: number, H: number, W: number, kh: number, kw: number) => void;
+  /** A valid convolution of images n0..n1 straight from its input, through
+   * the tap table: (x, w, y, tab, C, H, W, K, Ho, Wo, P, pblock, n0, n1). */
+  readonly conv_valid: (...args: ConvValidPositional) => void;
+  /** dst[b, c, r] = src[b, r, c] for n planes rows × cols
+   * (compiler/emit/wasm/conv-filter-grad.ts): (src, dst, n, rows, cols). */
+  readonly transpose_planes: (src: number, dst: number, n: number, rows: number, cols: number) => void;
+  /** A valid convolution's filter gradient for taps p0..p1 from the
+   * transposed cotangent gt and the tap table
+   * (compiler/emit/wasm/conv-filter-grad.ts): (x, gt, dw, tab, N, C, H, W,
+   * K, Ho, Wo, P, nb, p0, p1). */
+  readonly conv_filter_grad: (...args: ConvFilterGradPositional) => void;
   /** n Philox uniforms into dst, as runtime/rng/philox.ts's `uniform`
    * (compiler/emit/wasm/philox.ts): (dst, n, key0, key1, salt, step, iter). */
   readonly philox_uniform: (dst: number, n: number, key0: number, key1: number, salt: number, step: number, iter: number) => void;
@@ -181,6 +195,57 @@ export interface FullConvArgs {
   readonly Ho: number;
   readonly Wo: number;
 }
+
+/** A valid convolution y [n, K, Ho, Wo] = x [n, C, H, W] ⋆ filters w [K,
+ * C, kh, kw] computed from x directly, no im2col copy (the taps' byte
+ * offsets go in the Int32Array scratch `tab`, C·kh·kw of them, filled by
+ * the call). Bitwise the im2col path's floats whose channel blocks are
+ * `cb` channels (compiler/emit/wasm/conv-direct.ts). Images are
+ * independent: two threads take half each (./threads.ts). */
+export interface ConvValidArgs {
+  readonly x: number;
+  readonly w: number;
+  readonly y: number;
+  readonly tab: number;
+  readonly n: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly Ho: number;
+  readonly Wo: number;
+  readonly cb: number;
+}
+
+export type ConvValidPositional = [x: number, w: number, y: number, tab: number, C: number, H: number, W: number, K: number, Ho: number, Wo: number, P: number, pblock: number, n0: number, n1: number];
+
+/** dw [K, C, kh, kw] = the filter gradient of a valid convolution of x [N,
+ * C, H, W] whose output's cotangent is g [N, K, Ho, Wo]
+ * (compiler/ops/conv2d-filter-grad.ts), images summed in blocks of `nb`.
+ * Scratch: gt (N·Ho·Wo·K floats, g with each pixel's K values adjacent)
+ * and tab (C·kh·kw i32, the taps' offsets), both filled by the call. Taps
+ * are independent: two threads take half each (./threads.ts). */
+export interface ConvFilterGradArgs {
+  readonly x: number;
+  readonly g: number;
+  readonly gt: number;
+  readonly tab: number;
+  readonly dw: number;
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly Ho: number;
+  readonly Wo: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly nb: number;
+}
+
+export type ConvFilterGradPositional = [x: number, gt: number, dw: number, tab: number, N: number, C: number, H: number, W: number, K: number, Ho: number, Wo: number, P: number, nb: number, p0: number, p1: number];
 
 export type FullConvPositional = [x: number, wr: number, r: number, r2: number, y: number, b0: number, b1: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number];
 
@@ -302,6 +367,8 @@ export interface KernelCalls {
   uniformFill(p: UniformFillArgs): void;
   convBlock(p: ConvBlockArgs): void;
   fullConv(p: FullConvArgs): void;
+  convValid(p: ConvValidArgs): void;
+  convFilterGrad(p: ConvFilterGradArgs): void;
 }
 
 /** A model's kernels: the named calls over the module's exports. */
@@ -351,6 +418,17 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   fullConv(p) {
     this.full_conv(p.x, p.wr, p.r, p.r2, p.y, 0, p.n, p.C, p.H, p.W, p.K, p.kh, p.kw, p.Ho, p.Wo);
+  },
+  convValid(p) {
+    const T = p.kh * p.kw;
+    this.conv_taps(p.tab, p.C, p.H, p.W, p.kh, p.kw);
+    this.conv_valid(p.x, p.w, p.y, p.tab, p.C, p.H, p.W, p.K, p.Ho, p.Wo, p.C * T, p.cb * T, 0, p.n);
+  },
+  convFilterGrad(p) {
+    const P = p.C * p.kh * p.kw;
+    this.conv_taps(p.tab, p.C, p.H, p.W, p.kh, p.kw);
+    this.transpose_planes(p.g, p.gt, p.N, p.K, p.Ho * p.Wo);
+    this.conv_filter_grad(p.x, p.gt, p.dw, p.tab, p.N, p.C, p.H, p.W, p.K, p.Ho, p.Wo, P, p.nb, 0, P);
   },
   uniformFill(p) {
     // The key words as runtime/rng/philox.ts's draw() makes them: a seed
@@ -458,6 +536,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const single: Kernels = {
     gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
     max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, sum_around: e.sum_around, philox_uniform: e.philox_uniform,
+    conv_taps: e.conv_taps, conv_valid: e.conv_valid, conv_filter_grad: e.conv_filter_grad, transpose_planes: e.transpose_planes,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),
     ...CALLS,

@@ -12,12 +12,15 @@
 //   ctl[1] done sequence (helper sets it to the job's sequence)
 //   ctl[2] kernel index (0 nn, 1 tn, 2 nt, 3 a convolution block's im2col +
 //          product, 4 a full convolution's images, 5 and 6 the columns of
-//          a product that skips A's zeros (gemm_bx, gemm_vx); −1 stops the
-//          helper)
+//          a product that skips A's zeros (gemm_bx, gemm_vx), 7 a direct
+//          convolution's images (conv_valid), 8 a filter gradient's taps
+//          (conv_filter_grad); −1 stops the helper)
 //   ctl[3..12] a product's first ten arguments (i32), ctl[13] alpha's f32
 //   bits; for a convolution block ctl[3..21] its nineteen arguments, for a
 //   full convolution ctl[3..16] its fourteen; for a product that skips A's
-//   zeros ctl[3..10] its eight i32 arguments and ctl[13] alpha
+//   zeros ctl[3..10] its eight i32 arguments and ctl[13] alpha; for a
+//   direct convolution ctl[3..16] its fourteen, for a filter gradient
+//   ctl[3..17] its fifteen
 // A product that skips A's zeros is split by columns only: the calling
 // thread lists A's non-zeros (nonzero_rows) and both threads combine their
 // own columns of B from that list.
@@ -51,6 +54,7 @@ function start(d) {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
   const sparse = [inst.exports.gemm_bx, inst.exports.gemm_vx];
+  const convValid = inst.exports.conv_valid, filterGrad = inst.exports.conv_filter_grad;
   const im2col = inst.exports.im2col, gemmNN = inst.exports.gemm_nn, gemmTN = inst.exports.gemm_tn, col2im = inst.exports.col2im_add;
   const ctl = d.ctl;
   const ctlf = new Float32Array(ctl.buffer);
@@ -80,6 +84,12 @@ function start(d) {
         gemmTN(c[4], c[3] + b * c[9] * HW * 4, c[5], R, HW, c[9], R, HW, HW, 0, 1);
         col2im(c[5], c[6] + b * c[12] * c[15] * c[16] * 4, c[12], c[13], c[14], c[10], c[11], c[15], c[16]);
       }
+    } else if (f === 7) {
+      const c = ctl;
+      convValid(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16]);
+    } else if (f === 8) {
+      const c = ctl;
+      filterGrad(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17]);
     } else if (f === 5 || f === 6) {
       sparse[f - 5](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctlf[13]);
     } else fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
@@ -210,5 +220,27 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     run(x, wr, r, r2, y, b0, h, C, H, W, K, kh, kw, Ho, Wo);
     waitFor(job);
   };
-  return { ...single, gemm, gemmSparse, im2col_gemm: conv, full_conv: full };
+  // A direct convolution by images, the helper taking the second half (the
+  // tap table is filled before the call and only read here).
+  const direct: Kernels["conv_valid"] = (x, w, y, tab, C, H, W, K, Ho, Wo, P, pblock, n0, n1) => {
+    const run = single.conv_valid;
+    const n = n1 - n0;
+    if (n < 2 || n * K * Ho * Wo * P < MIN_IMAGE_SPLIT) return run(x, w, y, tab, C, H, W, K, Ho, Wo, P, pblock, n0, n1);
+    const h = n0 + (n >> 1);
+    const job = post(7, [x, w, y, tab, C, H, W, K, Ho, Wo, P, pblock, h, n1]);
+    run(x, w, y, tab, C, H, W, K, Ho, Wo, P, pblock, n0, h);
+    waitFor(job);
+  };
+  // A filter gradient by taps, the helper taking the second half (whole
+  // 4-tap tiles; the transposed cotangent and the tap table are filled
+  // before the call and only read here).
+  const filterGrad: Kernels["conv_filter_grad"] = (x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1) => {
+    const run = single.conv_filter_grad;
+    const h = p0 + 4 * ((p1 - p0) >> 3);
+    if (h === p0 || N * (p1 - p0) * K * Ho * Wo < MIN_IMAGE_SPLIT) return run(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1);
+    const job = post(8, [x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, h, p1]);
+    run(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, h);
+    waitFor(job);
+  };
+  return { ...single, gemm, gemmSparse, im2col_gemm: conv, full_conv: full, conv_valid: direct, conv_filter_grad: filterGrad };
 }

@@ -160,6 +160,7 @@ export const ONNX_RULES: { readonly [P in Prim]: OnnxRule<P> } = {
     c.node("MaxPool", [c.ins[0]!], { kernel_shape: n.attrs.size, strides: n.attrs.size }, c.out);
   },
   max_pool2d_grad: "a gradient op (not in evaluation graphs)",
+  conv2d_filter_grad: "a gradient op (not in evaluation graphs)",
   random_uniform: NO_RANDOM,
   random_normal: NO_RANDOM,
   step_one_hot: "reads the training step counter, which an exported model does not have",

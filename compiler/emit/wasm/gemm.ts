@@ -31,6 +31,8 @@
 //   (not enabled by default in Node 20), so each step is f32x4.mul + add.
 
 import { col2imWat, im2colWat } from "./im2col.ts";
+import { convDirectWat } from "./conv-direct.ts";
+import { convFilterGradWat } from "./conv-filter-grad.ts";
 import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { copyRunsWat, reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
@@ -273,6 +275,8 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, sparseGemmWat()),
     ...ind(1, im2colWat()),
     ...ind(1, col2imWat()),
+    ...ind(1, convDirectWat()),
+    ...ind(1, convFilterGradWat()),
     ...ind(1, maxPoolWat()),
     ...ind(1, maxPoolGradWat()),
     ...ind(1, swap01Wat()),

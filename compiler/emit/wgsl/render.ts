@@ -335,5 +335,9 @@ function productFlops(node: Node, inTypes: readonly { readonly shape: readonly n
     const [, C, kh, kw] = inTypes[1]!.shape as [number, number, number, number];
     return 2 * numel(node.shape) * C * kh * kw;
   }
+  if (node.op === "conv2d_filter_grad") {
+    const [N, , Ho, Wo] = inTypes[1]!.shape as [number, number, number, number];
+    return 2 * numel(node.shape) * N * Ho * Wo;
+  }
   return undefined;
 }
