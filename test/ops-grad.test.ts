@@ -124,7 +124,7 @@ const NO_GRAD: Prim[] = ["compare", "argmax", "one_hot", "random_uniform", "rand
 const NOT_HERE: Prim[] = ["input", "param", "state", "scan_arg", "const", "scan", "tuple_get"];
 /** Gradient-checked in test/conv.test.ts (max_pool2d_grad has no cotangent
  * for x, which the table's nonzero-projection rule would reject). */
-const CONV_OPS: Prim[] = ["conv2d", "flip", "max_pool2d", "max_pool2d_grad"];
+const CONV_OPS: Prim[] = ["conv2d", "conv2d_filter_grad", "flip", "max_pool2d", "max_pool2d_grad"];
 
 describe("VJP against central differences (f64, random projection)", () => {
   it("every primitive is covered by a gradient check or listed as having none", () => {
