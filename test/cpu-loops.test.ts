@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { assemble } from "../compiler/emit/wasm/assemble.ts";
 import { WasmLoops, type WasmTree } from "../compiler/emit/wasm/loops.ts";
 import { mathFunctions } from "../compiler/emit/wasm/mathf.ts";
+import { inlineMathCalls } from "../compiler/emit/wasm/inline-math.ts";
 import { OPS } from "../compiler/ops/registry.ts";
 import { toWasmTree } from "../compiler/emit/ts/wasm-tree.ts";
 
@@ -34,6 +35,32 @@ function ulps(got: number, want: number): number {
   const ulp = Math.max(Math.abs(w) * 2 ** -23, 2 ** -149);
   return Math.abs(got - w) / ulp;
 }
+
+/** The same helpers inlined at their call sites (compiler/emit/wasm/inline-math.ts). */
+function inlinedModule(): MathExports {
+  const names = ["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const;
+  const funcs = names.map((f) => {
+    const locals: string[] = [];
+    let n = 0;
+    const body = inlineMathCalls(`(f32x4.extract_lane 0 (call $${f} (f32x4.splat (local.get $x))))`, () => `m${n++}`, locals);
+    expect(body).not.toMatch(/\(call /);
+    return `(func (export "${f}") (param $x f32) (result f32)${locals.map((l) => ` (local $${l} v128)`).join("")}\n${body})`;
+  });
+  const wat = ["(module", ...funcs, ")"].join("\n");
+  return new WebAssembly.Instance(new WebAssembly.Module(assemble("inlined.wat", wat, true) as Uint8Array<ArrayBuffer>)).exports as unknown as MathExports;
+}
+
+describe("inlined helpers", () => {
+  it("give bitwise the called helpers' floats, NaN, ±0 and the infinities included", () => {
+    const called = mathModule(), inlined = inlinedModule();
+    const xs = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 0.625, -0.625, 88.72, -103.9, 1e30];
+    for (let x = -110; x <= 95; x += 0.0731) xs.push(Math.fround(x));
+    const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+    for (const f of ["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const) {
+      for (const x of xs) expect(bits(inlined[f](x)), `${f}(${x})`).toBe(bits(called[f](x)));
+    }
+  });
+});
 
 describe("wasm transcendentals", () => {
   const m = mathModule();

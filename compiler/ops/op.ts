@@ -8,7 +8,6 @@ import type { Builder } from "../ir/builder.ts";
 import type { Tensor } from "../ir/tensor.ts";
 import type { Graph, Node, Prim, TensorType } from "../ir/types.ts";
 import type { PrimAttrs } from "./attrs.ts";
-import type { MathFn } from "../emit/wasm/mathf.ts";
 
 /** Cotangent handed to a VJP: one node id, or one per element for the tuple
  * produced by `scan` (null where that output receives no gradient). */
@@ -144,11 +143,11 @@ export interface WgslEntry {
 
 /** Optional WebAssembly SIMD form of an elementwise op on f32 (the CPU
  * backend's fused loops run in wasm when every op of a chain has one): a WAT
- * expression of type v128 (f32x4) over the operands' v128 expressions.
- * `math` names the helper functions of compiler/emit/wasm/mathf.ts it calls. */
+ * expression of type v128 (f32x4) over the operands' v128 expressions. It
+ * may call the helpers of compiler/emit/wasm/mathf.ts (`(call $tanh4 …)`),
+ * which compiler/emit/wasm/inline-math.ts inlines. */
 export interface WasmEmitter {
   expr(args: readonly string[]): string;
-  readonly math?: readonly MathFn[];
 }
 
 export interface OpDef<P extends Prim> {

@@ -19,5 +19,5 @@ export const softplus = defineOp({
   // result is max(a, 0), off by less than 1e-7 absolute.
   wgsl: { kind: "elementwise", expr: ([a]) => `(max(${a}, 0.0) + log(1.0 + exp(-abs(${a}))))` },
   // The same form with log1p's correction (compiler/emit/wasm/mathf.ts).
-  wasm: { expr: ([a]) => `(call $softplus4 ${a})`, math: ["softplus4"] },
+  wasm: { expr: ([a]) => `(call $softplus4 ${a})` },
 });

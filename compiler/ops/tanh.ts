@@ -16,5 +16,5 @@ export const tanh = defineOp({
   // llvmpipe's tanh clamps its argument, turning NaN into ±1.
   wgsl: { kind: "elementwise", expr: ([a]) => `select(tanh(${a}), ${a}, ${isNan(a!)})` },
   // Odd polynomial near 0, 1 − 2/(e^{2|x|}+1) beyond (compiler/emit/wasm/mathf.ts).
-  wasm: { expr: ([a]) => `(call $tanh4 ${a})`, math: ["tanh4"] },
+  wasm: { expr: ([a]) => `(call $tanh4 ${a})` },
 });

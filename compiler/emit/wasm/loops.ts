@@ -16,7 +16,7 @@
 import { shortestF32 } from "../../ir/f32.ts";
 import { commentText } from "../comments.ts";
 import type { WasmEmitter } from "../../ops/op.ts";
-import { type MathFn, mathFunctions } from "./mathf.ts";
+import { inlineMathCalls } from "./inline-math.ts";
 
 export type WasmTree =
   | { readonly kind: "op"; readonly emit: WasmEmitter; readonly args: readonly WasmTree[] }
@@ -62,7 +62,6 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
 
 export class WasmLoops {
   private readonly funcs: string[] = [];
-  private readonly math = new Set<MathFn>();
 
   get size(): number {
     return this.funcs.length;
@@ -83,7 +82,7 @@ export class WasmLoops {
     const vlocals = loads.map((_, k) => `s${k}`).filter((_, k) => vec.get(k) === "splat");
     const rowAddr = (k: number) => `(i32.add ${c32(loads[k]!.addr)} ${this.rowOffset(dims, opStrides[k]!)})`;
     const [vexpr, sexpr] = this.bodies(tree, (k) => vec.get(k) === "splat");
-    this.funcs.push(
+    this.push(
       `;; ${commentText(comment)}`,
       `(func $${name} (export "${name}") ${locals.map((l) => `(local $${l} i32)`).join(" ")}${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
       `  (local.set $row (i32.const 0))`,
@@ -142,7 +141,7 @@ export class WasmLoops {
     const vlocals = loads.map((_, k) => `s${k}`).filter((_, k) => splatted(k));
     const [vexpr, sexpr] = this.bodies(tree, splatted);
     const high = "(i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))";
-    this.funcs.push(
+    this.push(
       `;; ${commentText(comment)}`,
       `(func $${name} (export "${name}") (local $row i32) (local $j i32)${loads.map((_, k) => ` (local $b${k} i32)`).join("")} (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)${vlocals.map((l) => ` (local $${l} v128)`).join("")}`,
       `  (local.set $row (i32.const 0))`,
@@ -187,12 +186,21 @@ export class WasmLoops {
         const at = `(i32.add ${get(`b${k}`)} ${get("j")})`;
         return scalar ? `(f32x4.splat (f32.load ${at}))` : `(v128.load ${at})`;
       }
-      t.emit.math?.forEach((f) => this.math.add(f));
       return t.emit.expr(t.args.map((a) => expr(a, scalar)));
     };
     const v = expr(tree, false);
     next = 0;
     return [v, expr(tree, true)];
+  }
+
+  /** A function's lines (a comment, the header, the body), the math
+   * helpers' calls inlined (./inline-math.ts) and their variables declared
+   * in the header. */
+  private push(...lines: string[]): void {
+    let n = 0;
+    const locals: string[] = [];
+    const body = lines.slice(2).flatMap((l) => inlineMathCalls(l, () => `m${n++}`, locals, /^ */.exec(l)![0]).split("\n"));
+    this.funcs.push(lines[0]!, `${lines[1]!}${locals.map((l) => ` (local $${l} v128)`).join("")}`, ...body);
   }
 
   /** Byte offset of an operand's row `row` (a local) from its outer strides. */
@@ -219,7 +227,6 @@ export class WasmLoops {
       ...header.split("\n").filter((l) => l).map((l) => `;; ${l.replace(/^\/\/ ?/, "")}`),
       "(module",
       `  (import "env" "memory" (memory 1${shared ? " 65536 shared" : ""}))`,
-      ...mathFunctions(this.math).map((l) => `  ${l}`),
       ...this.funcs.map((l) => `  ${l}`),
       ")",
       "",

@@ -110,6 +110,11 @@ const SOFTPLUS4 = [
 const TEXT: Record<MathFn, readonly string[]> = { exp4: EXP4, tanh4: TANH4, sigmoid4: SIGMOID4, log4: LOG4, softplus4: SOFTPLUS4 };
 const DEPS: Record<MathFn, readonly MathFn[]> = { exp4: [], tanh4: ["exp4"], sigmoid4: ["exp4"], log4: [], softplus4: ["exp4", "log4"] };
 
+/** One helper's WAT function (./inline-math.ts inlines it). */
+export function mathFunctionText(f: MathFn): readonly string[] {
+  return TEXT[f];
+}
+
 /** WAT of the helpers `used` needs (with their dependencies), in a fixed order. */
 export function mathFunctions(used: ReadonlySet<MathFn>): string[] {
   const all = new Set<MathFn>();
