@@ -135,3 +135,31 @@ describe("conv_filter_grad against the exact sum", () => {
     expect(filterGrad(two, s, nb).got).toEqual(got);
   });
 });
+
+describe("max-pooling split by planes", () => {
+  // Two threads take half the planes each: bitwise one thread's floats, the
+  // gradient's zeros included; odd plane counts, rows and columns past the
+  // last window.
+  it.each([
+    // Each past the split threshold (2^18 input elements).
+    { P: 601, H: 24, W: 24, ph: 2, pw: 2 },
+    { P: 4201, H: 9, W: 7, ph: 2, pw: 3 },
+  ])("%o", ({ P, H, W, ph, pw }) => {
+    const Ho = Math.floor(H / ph), Wo = Math.floor(W / pw);
+    const run = (K: Kernels) => {
+      const f = f32(K);
+      const x = 64, y = x + 4 * (P * H * W + 16), g = y + 4 * (P * Ho * Wo + 16), out = g + 4 * (P * Ho * Wo + 16);
+      for (let i = 0; i < P * H * W; i++) f[x / 4 + i] = Math.fround(Math.sin(1.7 * i));
+      for (let i = 0; i < P * Ho * Wo; i++) f[g / 4 + i] = Math.fround(Math.cos(0.3 * i));
+      f.fill(NaN, out / 4, out / 4 + P * H * W);
+      K.maxPool2d({ x, y, planes: P, H, W, ph, pw, Ho, Wo });
+      K.maxPool2dGrad({ x, g, out, planes: P, H, W, ph, pw, Ho, Wo });
+      return [f.slice(y / 4, y / 4 + P * Ho * Wo), f.slice(out / 4, out / 4 + P * H * W)];
+    };
+    const [y1, d1] = run(single);
+    const [y2, d2] = run(two);
+    expect(y2).toEqual(y1);
+    expect(d2).toEqual(d1);
+    expect(d1!.some(Number.isNaN)).toBe(false);
+  });
+});

@@ -14,13 +14,15 @@
 //          product, 4 a full convolution's images, 5 and 6 the columns of
 //          a product that skips A's zeros (gemm_bx, gemm_vx), 7 a direct
 //          convolution's images (conv_valid), 8 a filter gradient's taps
-//          (conv_filter_grad); −1 stops the helper)
+//          (conv_filter_grad), 9 and 10 max-pooling's planes and its
+//          gradient's (max_pool2d, max_pool2d_grad); −1 stops the helper)
 //   ctl[3..12] a product's first ten arguments (i32), ctl[13] alpha's f32
 //   bits; for a convolution block ctl[3..21] its nineteen arguments, for a
 //   full convolution ctl[3..16] its fourteen; for a product that skips A's
 //   zeros ctl[3..10] its eight i32 arguments and ctl[13] alpha; for a
 //   direct convolution ctl[3..16] its fourteen, for a filter gradient
-//   ctl[3..17] its fifteen
+//   ctl[3..17] its fifteen, for pooling ctl[3..11] its nine and for its
+//   gradient ctl[3..12] its ten
 // A product that skips A's zeros is split by columns only: the calling
 // thread lists A's non-zeros (nonzero_rows) and both threads combine their
 // own columns of B from that list.
@@ -55,6 +57,7 @@ function start(d) {
   const fns = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
   const sparse = [inst.exports.gemm_bx, inst.exports.gemm_vx];
   const convValid = inst.exports.conv_valid, filterGrad = inst.exports.conv_filter_grad;
+  const pool = inst.exports.max_pool2d, poolGrad = inst.exports.max_pool2d_grad;
   const im2col = inst.exports.im2col, gemmNN = inst.exports.gemm_nn, gemmTN = inst.exports.gemm_tn, col2im = inst.exports.col2im_add;
   const ctl = d.ctl;
   const ctlf = new Float32Array(ctl.buffer);
@@ -90,6 +93,12 @@ function start(d) {
     } else if (f === 8) {
       const c = ctl;
       filterGrad(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17]);
+    } else if (f === 9) {
+      const c = ctl;
+      pool(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
+    } else if (f === 10) {
+      const c = ctl;
+      poolGrad(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]);
     } else if (f === 5 || f === 6) {
       sparse[f - 5](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctlf[13]);
     } else fns[f](ctl[3], ctl[4], ctl[5], ctl[6], ctl[7], ctl[8], ctl[9], ctl[10], ctl[11], ctl[12], ctlf[13]);
@@ -242,5 +251,24 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     run(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, h);
     waitFor(job);
   };
-  return { ...single, gemm, gemmSparse, im2col_gemm: conv, full_conv: full, conv_valid: direct, conv_filter_grad: filterGrad };
+  // Max-pooling and its gradient by planes (each plane's windows, and its
+  // slice of the gradient, are the plane's own): the helper takes the
+  // second half. Pooling moves memory more than it computes, so a plane
+  // counts as its H·W elements against the split threshold.
+  const planeBytes = (H: number, W: number) => H * W * 4;
+  const maxPool: Kernels["max_pool2d"] = (x, y, P, H, W, ph, pw, Ho, Wo) => {
+    const h = P >> 1;
+    if (h === 0 || P * H * W < MIN_IMAGE_SPLIT) return single.max_pool2d(x, y, P, H, W, ph, pw, Ho, Wo);
+    const job = post(9, [x + h * planeBytes(H, W), y + h * planeBytes(Ho, Wo), P - h, H, W, ph, pw, Ho, Wo]);
+    single.max_pool2d(x, y, h, H, W, ph, pw, Ho, Wo);
+    waitFor(job);
+  };
+  const maxPoolGrad: Kernels["max_pool2d_grad"] = (x, g, out, P, H, W, ph, pw, Ho, Wo) => {
+    const h = P >> 1;
+    if (h === 0 || P * H * W < MIN_IMAGE_SPLIT) return single.max_pool2d_grad(x, g, out, P, H, W, ph, pw, Ho, Wo);
+    const job = post(10, [x + h * planeBytes(H, W), g + h * planeBytes(Ho, Wo), out + h * planeBytes(H, W), P - h, H, W, ph, pw, Ho, Wo]);
+    single.max_pool2d_grad(x, g, out, h, H, W, ph, pw, Ho, Wo);
+    waitFor(job);
+  };
+  return { ...single, gemm, gemmSparse, im2col_gemm: conv, full_conv: full, conv_valid: direct, conv_filter_grad: filterGrad, max_pool2d: maxPool, max_pool2d_grad: maxPoolGrad };
 }
