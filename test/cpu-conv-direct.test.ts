@@ -96,11 +96,11 @@ function filterGrad(K: Kernels, s: ConvShape, nb: number): { got: Float32Array; 
   const f = f32(K);
   const Ho = s.H - s.kh + 1, Wo = s.W - s.kw + 1;
   const nx = s.N * s.C * s.H * s.W, ng = s.N * s.K * Ho * Wo, nd = s.K * s.C * s.kh * s.kw;
-  const x = 64, g = x + 4 * (nx + 16), gt = g + 4 * (ng + 16), tab = gt + 4 * (ng + 16), dw = tab + 4 * (s.C * s.kh * s.kw + 16);
+  const x = 64, g = x + 4 * (nx + 16), gt = g + 4 * (ng + 16), gt2 = gt + 4 * (ng + 16), tab = gt2 + 4 * (ng + 16), dw = tab + 4 * (s.C * s.kh * s.kw + 16);
   for (let i = 0; i < nx; i++) f[x / 4 + i] = Math.fround(normal(4, 1, 0, 0, i));
   for (let i = 0; i < ng; i++) f[g / 4 + i] = Math.fround(normal(4, 2, 0, 0, i));
   f.fill(NaN, dw / 4, dw / 4 + nd + 8);
-  K.convFilterGrad({ x, g, gt, tab, dw, N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, Ho, Wo, kh: s.kh, kw: s.kw, nb });
+  K.convFilterGrad({ x, g, gt, gt2, tab, dw, N: s.N, C: s.C, H: s.H, W: s.W, K: s.K, Ho, Wo, kh: s.kh, kw: s.kw, nb });
   expect(f.slice(dw / 4 + nd, dw / 4 + nd + 8).every(Number.isNaN)).toBe(true);
   return { got: f.slice(dw / 4, dw / 4 + nd), x: f.slice(x / 4, x / 4 + nx), g: f.slice(g / 4, g / 4 + ng) };
 }

@@ -84,9 +84,11 @@ export const conv2d_filter_grad = defineOp({
       const [, K, Ho, Wo] = inTypes[1]!.shape as [number, number, number, number];
       const [, , kh, kw] = node.shape as [number, number, number, number];
       const [X, G] = ins as [string, string];
-      const gt = scratch("Float32Array", N * Ho * Wo * K);
+      // A block of the cotangent transposed, one scratch per thread.
+      const nb = imageBlock(N, K, Ho, Wo);
+      const [gt, gt2] = [scratch("Float32Array", nb * Ho * Wo * K), scratch("Float32Array", nb * Ho * Wo * K)];
       const tab = scratch("Int32Array", C * kh * kw);
-      const args = { x: addr(X), g: addr(G), gt: addr(gt), tab: addr(tab), dw: addr(out), N, C, H, W, K, Ho, Wo, kh, kw, nb: imageBlock(N, K, Ho, Wo) };
+      const args = { x: addr(X), g: addr(G), gt: addr(gt), gt2: addr(gt2), tab: addr(tab), dw: addr(out), N, C, H, W, K, Ho, Wo, kh, kw, nb };
       return kernelCall(kernels, "convFilterGrad", args, `${X}, ${G} → ${out}`);
     },
   },

@@ -506,7 +506,7 @@
   (func $step0_d_c1_mul (export "step0_d_c1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 74008752) (i32.mul (local.get $row) (i32.const 5760000))))
+      (local.set $bo (i32.add (i32.const 67864752) (i32.mul (local.get $row) (i32.const 5760000))))
       (local.set $b0 (i32.add (i32.const 61390752) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 32092464) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 32092464) (i32.const 0)))
@@ -530,7 +530,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 102808832) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 96664832) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -551,7 +551,7 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 2016) (i32.mul (local.get $row) (i32.const 80))))
       (local.set $b0 (i32.add (i32.const 2016) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 79768752) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 73624752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 80)))
@@ -654,8 +654,8 @@
   (func $evaluate_c1 (export "evaluate_c1") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128) (local $m0_x v128) (local $m0_a v128) (local $m0_z v128) (local $m0_small v128) (local $m0_e v128) (local $m1_x v128) (local $m1_n v128) (local $m1_r v128) (local $m1_ni v128) (local $m1_h v128) (local $m2_x v128) (local $m2_a v128) (local $m2_z v128) (local $m2_small v128) (local $m2_e v128) (local $m3_x v128) (local $m3_n v128) (local $m3_r v128) (local $m3_ni v128) (local $m3_h v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 154651056) (i32.mul (local.get $row) (i32.const 576))))
-      (local.set $b0 (i32.add (i32.const 148891056) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
+      (local.set $bo (i32.add (i32.const 125651376) (i32.mul (local.get $row) (i32.const 576))))
+      (local.set $b0 (i32.add (i32.const 119891376) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 576)) (i32.mul (i32.div_u (local.get $row) (i32.const 20)) (i32.const 11520)))))
       (local.set $b1 (i32.add (i32.const 2016) (i32.mul (i32.rem_u (local.get $row) (i32.const 20)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -712,8 +712,8 @@
   (func $evaluate_c2 (export "evaluate_c2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128) (local $m0_x v128) (local $m0_a v128) (local $m0_z v128) (local $m0_small v128) (local $m0_e v128) (local $m1_x v128) (local $m1_n v128) (local $m1_r v128) (local $m1_ni v128) (local $m1_h v128) (local $m2_x v128) (local $m2_a v128) (local $m2_z v128) (local $m2_small v128) (local $m2_e v128) (local $m3_x v128) (local $m3_n v128) (local $m3_r v128) (local $m3_ni v128) (local $m3_h v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 168413056) (i32.mul (local.get $row) (i32.const 64))))
-      (local.set $b0 (i32.add (i32.const 166813056) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
+      (local.set $bo (i32.add (i32.const 139413376) (i32.mul (local.get $row) (i32.const 64))))
+      (local.set $b0 (i32.add (i32.const 137813376) (i32.add (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 64)) (i32.mul (i32.div_u (local.get $row) (i32.const 50)) (i32.const 3200)))))
       (local.set $b1 (i32.add (i32.const 102096) (i32.mul (i32.rem_u (local.get $row) (i32.const 50)) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
@@ -770,8 +770,8 @@
   (func $evaluate_h (export "evaluate_h") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $m0_x v128) (local $m0_a v128) (local $m0_z v128) (local $m0_small v128) (local $m0_e v128) (local $m1_x v128) (local $m1_n v128) (local $m1_r v128) (local $m1_ni v128) (local $m1_h v128) (local $m2_x v128) (local $m2_a v128) (local $m2_z v128) (local $m2_small v128) (local $m2_e v128) (local $m3_x v128) (local $m3_n v128) (local $m3_r v128) (local $m3_ni v128) (local $m3_h v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 171013056) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 170013056) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $bo (i32.add (i32.const 142013376) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 141013376) (i32.mul (local.get $row) (i32.const 2000))))
       (local.set $b1 (i32.add (i32.const 1702304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -827,8 +827,8 @@
   (func $evaluate_p_y_given_x_add (export "evaluate_p_y_given_x_add") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172033056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 172013056) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $bo (i32.add (i32.const 143033376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 143013376) (i32.mul (local.get $row) (i32.const 40))))
       (local.set $b1 (i32.add (i32.const 1724304) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -848,9 +848,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172055056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 172033056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 172053056) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 143055376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 143033376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 143053376) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -870,8 +870,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $m0_x v128) (local $m0_n v128) (local $m0_r v128) (local $m0_ni v128) (local $m0_h v128) (local $m1_x v128) (local $m1_n v128) (local $m1_r v128) (local $m1_ni v128) (local $m1_h v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172075056) (i32.mul (local.get $row) (i32.const 20000))))
-      (local.set $b0 (i32.add (i32.const 172055056) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 143075376) (i32.mul (local.get $row) (i32.const 20000))))
+      (local.set $b0 (i32.add (i32.const 143055376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 20000)))
@@ -910,9 +910,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172097056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 172075056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 172095056) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 143097376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 143075376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 143095376) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -932,8 +932,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $m0_x v128) (local $m0_m v128) (local $m0_e v128) (local $m0_z v128) (local $m0_y v128) (local $m0_sub v128) (local $m0_lt v128) (local $m1_x v128) (local $m1_m v128) (local $m1_e v128) (local $m1_z v128) (local $m1_y v128) (local $m1_sub v128) (local $m1_lt v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172141056) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 172095056) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 143141376) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 143095376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))
@@ -986,9 +986,9 @@
   (func $evaluate_cost_reducesum (export "evaluate_cost_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 172121056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 172055056) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 172141056) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 143121376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 143055376) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 143141376) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -1007,7 +1007,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 172143056) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 143143376) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 500)))
     )
   )
@@ -1015,8 +1015,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 172145056) (i32.mul (local.get $row) (i32.const 2000))))
-      (local.set $b0 (i32.add (i32.const 172143056) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 143145376) (i32.mul (local.get $row) (i32.const 2000))))
+      (local.set $b0 (i32.add (i32.const 143143376) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2000)))

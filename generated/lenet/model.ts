@@ -166,8 +166,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 164.2 MiB, laid out at compile time. */
-  private readonly mem = createArena(172147056, cpuThreads(true));
+  /** Every buffer of the model, 136.5 MiB, laid out at compile time. */
+  private readonly mem = createArena(143147376, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { W1: new Float32Array(this.mem.buffer, 16, 500), b1: new Float32Array(this.mem.buffer, 2016, 20), W2: new Float32Array(this.mem.buffer, 2096, 25000), b2: new Float32Array(this.mem.buffer, 102096, 50), W3: new Float32Array(this.mem.buffer, 102304, 400000), b3: new Float32Array(this.mem.buffer, 1702304, 500), W4: new Float32Array(this.mem.buffer, 1704304, 5000), b4: new Float32Array(this.mem.buffer, 1724304, 10) };
@@ -209,19 +209,19 @@ export class Model implements CompiledModel {
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 61390752, 1440000);
   private readonly step0_scratch11 = new Float32Array(this.mem.buffer, 67150752, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 67506752, 25000);
-  private readonly d_c1_mul = new Float32Array(this.mem.buffer, 74008752, 1440000);
-  private readonly grad_b1 = new Float32Array(this.mem.buffer, 79768752, 20);
-  private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 79768832, 5760000);
-  private readonly grad_W1 = new Float32Array(this.mem.buffer, 102808832, 500);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 172033056, 5000);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 172053056, 500);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 172075056, 5000);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 172095056, 500);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 172097056, 5000);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 172117056, 500);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 172119056, 500);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 172121056, 5000);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 172145056, 500);
+  private readonly d_c1_mul = new Float32Array(this.mem.buffer, 67864752, 1440000);
+  private readonly grad_b1 = new Float32Array(this.mem.buffer, 73624752, 20);
+  private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 73624832, 5760000);
+  private readonly grad_W1 = new Float32Array(this.mem.buffer, 96664832, 500);
+  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 143033376, 5000);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 143053376, 500);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 143075376, 5000);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 143095376, 500);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 143097376, 5000);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 143117376, 500);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 143119376, 500);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 143121376, 5000);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 143145376, 500);
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
     switch (stepFn) {
@@ -247,38 +247,38 @@ export class Model implements CompiledModel {
     y.set(batch.y as Int32Array);
     // specs/lenet.yaml:35 c1: c1_conv2d = conv2d(x, W1)
     {
-      this.k.convValid({ x: 24764352, w: 16, y: 125850944, tab: 148890944, n: 500, C: 1, H: 28, W: 28, K: 20, kh: 5, kw: 5, Ho: 24, Wo: 24, cb: 1 });
+      this.k.convValid({ x: 24764352, w: 16, y: 96851264, tab: 119891264, n: 500, C: 1, H: 28, W: 28, K: 20, kh: 5, kw: 5, Ho: 24, Wo: 24, cb: 1 });
     }
 
     // specs/lenet.yaml:35 c1: c1_maxpool2d = max_pool2d(c1_conv2d)
     {
-      this.k.maxPool2d({ x: 125850944, y: 148891056, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
+      this.k.maxPool2d({ x: 96851264, y: 119891376, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d → c1_maxpool2d
     }
 
     // specs/lenet.yaml:35 c1: c1 = tanh(c1_maxpool2d + b1)
     this.w.evaluate_c1(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:36 c2: c2_conv2d = conv2d(c1, W2)
     {
-      this.k.convValid({ x: 154651056, w: 2096, y: 160411056, tab: 166811056, n: 500, C: 20, H: 12, W: 12, K: 50, kh: 5, kw: 5, Ho: 8, Wo: 8, cb: 20 });
+      this.k.convValid({ x: 125651376, w: 2096, y: 131411376, tab: 137811376, n: 500, C: 20, H: 12, W: 12, K: 50, kh: 5, kw: 5, Ho: 8, Wo: 8, cb: 20 });
     }
 
     // specs/lenet.yaml:36 c2: c2_maxpool2d = max_pool2d(c2_conv2d)
     {
-      this.k.maxPool2d({ x: 160411056, y: 166813056, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
+      this.k.maxPool2d({ x: 131411376, y: 137813376, planes: 25000, H: 8, W: 8, ph: 2, pw: 2, Ho: 4, Wo: 4 }); // c2_conv2d → c2_maxpool2d
     }
 
     // specs/lenet.yaml:36 c2: c2 = tanh(c2_maxpool2d + b2)
     this.w.evaluate_c2(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:38 h: h_matmul = matmul(c2, W3)
     {
-      this.k.gemm({ a: 168413056, b: 102304, c: 170013056, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
+      this.k.gemm({ a: 139413376, b: 102304, c: 141013376, m: 500, n: 500, k: 800, lda: 800, ldb: 500, ldc: 500, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // c2 @ W3 → h_matmul
     }
 
     // specs/lenet.yaml:38 h: h = tanh(h_matmul + b3)
     this.w.evaluate_h(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_matmul = matmul(h, W4)
     {
-      this.k.gemm({ a: 171013056, b: 1704304, c: 172013056, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
+      this.k.gemm({ a: 142013376, b: 1704304, c: 143013376, m: 500, n: 10, k: 500, lda: 500, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // h @ W4 → p_y_given_x_matmul
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_add = p_y_given_x_matmul + b4
@@ -549,24 +549,24 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: grad_W2 = conv2d_filter_grad(c1, d_c2_maxpool2dgrad)
     {
-      this.k.convFilterGrad({ x: 32092464, g: 54790752, gt: 67606752, tab: 74006752, dw: 67506752, N: 500, C: 20, H: 12, W: 12, K: 50, Ho: 8, Wo: 8, kh: 5, kw: 5, nb: 10 }); // c1, d_c2_maxpool2dgrad → grad_W2
+      this.k.convFilterGrad({ x: 32092464, g: 54790752, gt: 67606752, gt2: 67734752, tab: 67862752, dw: 67506752, N: 500, C: 20, H: 12, W: 12, K: 50, Ho: 8, Wo: 8, kh: 5, kw: 5, nb: 10 }); // c1, d_c2_maxpool2dgrad → grad_W2
     }
 
     // specs/lenet.yaml:35 gradient of c1: d_c1_mul = d_c2_conv2d * (1 - (c1 * c1))
     this.w.step0_d_c1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:35 gradient of c1: grad_b1 = Σ d_c1_mul
     {
-      this.k.sumAround({ src: 74008752, dst: 79768752, outer: 500, mid: 20, inner: 144 }); // Σ d_c1_mul → grad_b1
+      this.k.sumAround({ src: 67864752, dst: 73624752, outer: 500, mid: 20, inner: 144 }); // Σ d_c1_mul → grad_b1
     }
 
     // specs/lenet.yaml:35 gradient of c1: d_c1_maxpool2dgrad = max_pool2d_grad(c1_conv2d, d_c1_mul)
     {
-      this.k.maxPool2dGrad({ x: 1724352, g: 74008752, out: 79768832, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 1724352, g: 67864752, out: 73624832, planes: 10000, H: 24, W: 24, ph: 2, pw: 2, Ho: 12, Wo: 12 }); // c1_conv2d, d_c1_mul → d_c1_maxpool2dgrad
     }
 
     // specs/lenet.yaml:35 gradient of c1: grad_W1 = conv2d_filter_grad(x, d_c1_maxpool2dgrad)
     {
-      this.k.convFilterGrad({ x: 24764352, g: 79768832, gt: 102810832, tab: 125850832, dw: 102808832, N: 500, C: 1, H: 28, W: 28, K: 20, Ho: 24, Wo: 24, kh: 5, kw: 5, nb: 2 }); // x, d_c1_maxpool2dgrad → grad_W1
+      this.k.convFilterGrad({ x: 24764352, g: 73624832, gt: 96666832, gt2: 96758992, tab: 96851152, dw: 96664832, N: 500, C: 1, H: 28, W: 28, K: 20, Ho: 24, Wo: 24, kh: 5, kw: 5, nb: 2 }); // x, d_c1_maxpool2dgrad → grad_W1
     }
 
     // specs/lenet.yaml:49 phases[0].optimizer: W1 = W1 - (0.1 * grad_W1)

@@ -556,7 +556,7 @@
   (func $step0_d_l2_mul (export "step0_d_l2_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 108946048) (i32.mul (local.get $row) (i32.const 1605632))))
+      (local.set $bo (i32.add (i32.const 107563648) (i32.mul (local.get $row) (i32.const 1605632))))
       (local.set $b0 (i32.add (i32.const 104994688) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 73979168) (i32.const 0)))
       (local.set $j (i32.const 0))
@@ -577,8 +577,8 @@
   (func $step0_d_l2_select (export "step0_d_l2_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 128475776) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 122937984) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 127093376) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 121555584) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 48025760) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -598,8 +598,8 @@
   (func $step0_d_l1_mul (export "step0_d_l1_mul") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 143923200) (i32.mul (local.get $row) (i32.const 3686400))))
-      (local.set $b0 (i32.add (i32.const 134161024) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 137262592) (i32.mul (local.get $row) (i32.const 3686400))))
+      (local.set $b0 (i32.add (i32.const 132778624) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 40652960) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -619,8 +619,8 @@
   (func $step0_d_l1_select (export "step0_d_l1_select") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 162355200) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 147609600) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 155694592) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 140948992) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 6549616) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -640,10 +640,10 @@
   (func $step0_new_train_rms_w (export "step0_new_train_rms_w") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 197321856) (i32.mul (local.get $row) (i32.const 1152))))
+      (local.set $bo (i32.add (i32.const 190661248) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 3274816) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 192649216) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 192649216) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 185988608) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 185988608) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -664,8 +664,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 16) (i32.mul (local.get $row) (i32.const 1152))))
       (local.set $b0 (i32.add (i32.const 16) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 192649216) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 197321856) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 185988608) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 190661248) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1152)))
@@ -684,10 +684,10 @@
   (func $step0_new_train_rms_w2 (export "step0_new_train_rms_w2") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 197323008) (i32.mul (local.get $row) (i32.const 73728))))
+      (local.set $bo (i32.add (i32.const 190662400) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 3275968) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 138310528) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 138310528) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 136928128) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 136928128) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -708,8 +708,8 @@
     (loop $rows
       (local.set $bo (i32.add (i32.const 1168) (i32.mul (local.get $row) (i32.const 73728))))
       (local.set $b0 (i32.add (i32.const 1168) (i32.const 0)))
-      (local.set $b1 (i32.add (i32.const 138310528) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 197323008) (i32.const 0)))
+      (local.set $b1 (i32.add (i32.const 136928128) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 190662400) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 73728)))
@@ -728,7 +728,7 @@
   (func $step0_new_train_rms_w3 (export "step0_new_train_rms_w3") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 197396736) (i32.mul (local.get $row) (i32.const 294912))))
+      (local.set $bo (i32.add (i32.const 190736128) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 3349696) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 107010432) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 107010432) (i32.const 0)))
@@ -753,7 +753,7 @@
       (local.set $bo (i32.add (i32.const 74896) (i32.mul (local.get $row) (i32.const 294912))))
       (local.set $b0 (i32.add (i32.const 74896) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 107010432) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 197396736) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 190736128) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 294912)))
@@ -772,7 +772,7 @@
   (func $step0_new_train_rms_w4 (export "step0_new_train_rms_w4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 197691648) (i32.mul (local.get $row) (i32.const 2880000))))
+      (local.set $bo (i32.add (i32.const 191031040) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 3644608) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 92148608) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 92148608) (i32.const 0)))
@@ -797,7 +797,7 @@
       (local.set $bo (i32.add (i32.const 369808) (i32.mul (local.get $row) (i32.const 2880000))))
       (local.set $b0 (i32.add (i32.const 369808) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 92148608) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 197691648) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 191031040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 2880000)))
@@ -816,7 +816,7 @@
   (func $step0_new_train_rms_w_o (export "step0_new_train_rms_w_o") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $b2 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 200571648) (i32.mul (local.get $row) (i32.const 25000))))
+      (local.set $bo (i32.add (i32.const 193911040) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 6524608) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 91213776) (i32.const 0)))
       (local.set $b2 (i32.add (i32.const 91213776) (i32.const 0)))
@@ -841,7 +841,7 @@
       (local.set $bo (i32.add (i32.const 3249808) (i32.mul (local.get $row) (i32.const 25000))))
       (local.set $b0 (i32.add (i32.const 3249808) (i32.const 0)))
       (local.set $b1 (i32.add (i32.const 91213776) (i32.const 0)))
-      (local.set $b2 (i32.add (i32.const 200571648) (i32.const 0)))
+      (local.set $b2 (i32.add (i32.const 193911040) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 25000)))
@@ -860,8 +860,8 @@
   (func $evaluate_l1_maximum (export "evaluate_l1_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 215866592) (i32.mul (local.get $row) (i32.const 14745600))))
-      (local.set $b0 (i32.add (i32.const 200596656) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 209205984) (i32.mul (local.get $row) (i32.const 14745600))))
+      (local.set $b0 (i32.add (i32.const 193936048) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 14745600)))
@@ -880,8 +880,8 @@
   (func $evaluate_l2_maximum (export "evaluate_l2_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 239837536) (i32.mul (local.get $row) (i32.const 5537792))))
-      (local.set $b0 (i32.add (i32.const 234298592) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 233176928) (i32.mul (local.get $row) (i32.const 5537792))))
+      (local.set $b0 (i32.add (i32.const 227637984) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5537792)))
@@ -900,8 +900,8 @@
   (func $evaluate_l3_maximum (export "evaluate_l3_maximum") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 263198704) (i32.mul (local.get $row) (i32.const 1638400))))
-      (local.set $b0 (i32.add (i32.const 260252000) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 256538096) (i32.mul (local.get $row) (i32.const 1638400))))
+      (local.set $b0 (i32.add (i32.const 253591392) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 1638400)))
@@ -920,8 +920,8 @@
   (func $evaluate_l4 (export "evaluate_l4") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 270793200) (i32.mul (local.get $row) (i32.const 320000))))
-      (local.set $b0 (i32.add (i32.const 270473200) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 264132592) (i32.mul (local.get $row) (i32.const 320000))))
+      (local.set $b0 (i32.add (i32.const 263812592) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 320000)))
@@ -940,9 +940,9 @@
   (func $evaluate_p_y_given_x_sub (export "evaluate_p_y_given_x_sub") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 271118832) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 271113200) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 271118320) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 264458224) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 264452592) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 264457712) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -962,8 +962,8 @@
   (func $evaluate_p_y_given_x_exp (export "evaluate_p_y_given_x_exp") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $m0_x v128) (local $m0_n v128) (local $m0_r v128) (local $m0_ni v128) (local $m0_h v128) (local $m1_x v128) (local $m1_n v128) (local $m1_r v128) (local $m1_ni v128) (local $m1_h v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 271123952) (i32.mul (local.get $row) (i32.const 5120))))
-      (local.set $b0 (i32.add (i32.const 271118832) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 264463344) (i32.mul (local.get $row) (i32.const 5120))))
+      (local.set $b0 (i32.add (i32.const 264458224) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 5120)))
@@ -1002,9 +1002,9 @@
   (func $evaluate_p_y_given_x (export "evaluate_p_y_given_x") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $b1 i32) (local $s1 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 271129584) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b0 (i32.add (i32.const 271123952) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 271129072) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $bo (i32.add (i32.const 264468976) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b0 (i32.add (i32.const 264463344) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 264468464) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s1 (f32x4.splat (f32.load (local.get $b1))))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
@@ -1024,8 +1024,8 @@
   (func $evaluate_cost_log (export "evaluate_cost_log") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32) (local $m0_x v128) (local $m0_m v128) (local $m0_e v128) (local $m0_z v128) (local $m0_y v128) (local $m0_sub v128) (local $m0_lt v128) (local $m1_x v128) (local $m1_m v128) (local $m1_e v128) (local $m1_z v128) (local $m1_y v128) (local $m1_sub v128) (local $m1_lt v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 271140848) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 271129072) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 264480240) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 264468464) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))
@@ -1078,9 +1078,9 @@
   (func $evaluate_cost_reducesum (export "evaluate_cost_reducesum") (local $row i32) (local $j i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64) (local $s2 v128)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $b0 (i32.add (i32.const 271135728) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b1 (i32.add (i32.const 271118832) (i32.mul (local.get $row) (i32.const 40))))
-      (local.set $b2 (i32.add (i32.const 271140848) (i32.mul (local.get $row) (i32.const 4))))
+      (local.set $b0 (i32.add (i32.const 264475120) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b1 (i32.add (i32.const 264458224) (i32.mul (local.get $row) (i32.const 40))))
+      (local.set $b2 (i32.add (i32.const 264480240) (i32.mul (local.get $row) (i32.const 4))))
       (local.set $s2 (f32x4.splat (f32.load (local.get $b2))))
       (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $a1 (v128.const i32x4 0 0 0 0))
@@ -1099,7 +1099,7 @@
         (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $b0) (local.get $j)))) (f32x4.sub (f32x4.splat (f32.load (i32.add (local.get $b1) (local.get $j)))) (local.get $s2)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $s)))
-      (f32.store (i32.add (i32.const 271141360) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+      (f32.store (i32.add (i32.const 264480752) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $s)))
       (br_if $rows (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 1))) (i32.const 128)))
     )
   )
@@ -1107,8 +1107,8 @@
   (func $evaluate_cost (export "evaluate_cost") (local $row i32) (local $j i32) (local $bo i32) (local $b0 i32)
     (local.set $row (i32.const 0))
     (loop $rows
-      (local.set $bo (i32.add (i32.const 271141872) (i32.mul (local.get $row) (i32.const 512))))
-      (local.set $b0 (i32.add (i32.const 271141360) (i32.const 0)))
+      (local.set $bo (i32.add (i32.const 264481264) (i32.mul (local.get $row) (i32.const 512))))
+      (local.set $b0 (i32.add (i32.const 264480752) (i32.const 0)))
       (local.set $j (i32.const 0))
       (block $vend (loop $v
         (br_if $vend (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (i32.const 512)))

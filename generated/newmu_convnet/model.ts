@@ -197,8 +197,8 @@ export async function prepare(): Promise<void> {
 
 export class Model implements CompiledModel {
   readonly desc: ModelDescription = description;
-  /** Every buffer of the model, 258.6 MiB, laid out at compile time. */
-  private readonly mem = createArena(271142384, cpuThreads(true));
+  /** Every buffer of the model, 252.2 MiB, laid out at compile time. */
+  private readonly mem = createArena(264481776, cpuThreads(true));
   private readonly k: Kernels = createKernels(this.mem);
   private readonly w: Loops = instantiateLoops<Loops>(this.mem, LOOPS_WASM, LOOPS_SHARED_WASM);
   readonly params = { w: new Float32Array(this.mem.buffer, 16, 288), w2: new Float32Array(this.mem.buffer, 1168, 18432), w3: new Float32Array(this.mem.buffer, 74896, 73728), w4: new Float32Array(this.mem.buffer, 369808, 720000), w_o: new Float32Array(this.mem.buffer, 3249808, 6250) };
@@ -256,49 +256,49 @@ export class Model implements CompiledModel {
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104994688, 401408);
   private readonly step0_scratch20 = new Float32Array(this.mem.buffer, 106600320, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 107010432, 73728);
-  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 108946048, 401408);
-  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 110551680, 1605632);
-  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 116974208, 1490944);
-  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 122937984, 1384448);
-  private readonly d_l2_select = new Float32Array(this.mem.buffer, 128475776, 1384448);
-  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 134013568, 18432);
-  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 134087296, 18432);
-  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 134161024, 921600);
-  private readonly step0_scratch28 = new Float32Array(this.mem.buffer, 137847424, 18432);
-  private readonly grad_w2 = new Float32Array(this.mem.buffer, 138310528, 18432);
-  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 143923200, 921600);
-  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 147609600, 3686400);
-  private readonly d_l1_select = new Float32Array(this.mem.buffer, 162355200, 3686400);
-  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 177100800, 3686400);
-  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 191846400, 100352);
-  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 192247808, 100352);
-  private readonly grad_w = new Float32Array(this.mem.buffer, 192649216, 288);
-  private readonly step0_scratch36 = new Float32Array(this.mem.buffer, 192650368, 131072);
-  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 197321856, 288);
-  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 197323008, 18432);
-  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 197396736, 73728);
-  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 197691648, 720000);
-  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 200571648, 6250);
-  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 215342256, 131072);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 271113200, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 271118320, 128);
-  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 271123952, 1280);
-  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 271129072, 128);
-  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 271129584, 1280);
-  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 271134704, 128);
-  private readonly eval_error = new Float32Array(this.mem.buffer, 271135216, 128);
-  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 271135728, 1280);
-  private readonly eval_cost = new Float32Array(this.mem.buffer, 271141872, 128);
+  private readonly d_l2_mul = new Float32Array(this.mem.buffer, 107563648, 401408);
+  private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 109169280, 1605632);
+  private readonly d_l2_slice = new Float32Array(this.mem.buffer, 115591808, 1490944);
+  private readonly d_l2_slice2 = new Float32Array(this.mem.buffer, 121555584, 1384448);
+  private readonly d_l2_select = new Float32Array(this.mem.buffer, 127093376, 1384448);
+  private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 132631168, 18432);
+  private readonly d_l2_flip = new Float32Array(this.mem.buffer, 132704896, 18432);
+  private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 132778624, 921600);
+  private readonly step0_scratch29 = new Float32Array(this.mem.buffer, 136465024, 18432);
+  private readonly grad_w2 = new Float32Array(this.mem.buffer, 136928128, 18432);
+  private readonly d_l1_mul = new Float32Array(this.mem.buffer, 137262592, 921600);
+  private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 140948992, 3686400);
+  private readonly d_l1_select = new Float32Array(this.mem.buffer, 155694592, 3686400);
+  private readonly d_l1_transpose = new Float32Array(this.mem.buffer, 170440192, 3686400);
+  private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 185185792, 100352);
+  private readonly d_l1_flip = new Float32Array(this.mem.buffer, 185587200, 100352);
+  private readonly grad_w = new Float32Array(this.mem.buffer, 185988608, 288);
+  private readonly step0_scratch38 = new Float32Array(this.mem.buffer, 185989760, 131072);
+  private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 190661248, 288);
+  private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 190662400, 18432);
+  private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 190736128, 73728);
+  private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 191031040, 720000);
+  private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 193911040, 6250);
+  private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 208681648, 131072);
+  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 264452592, 1280);
+  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 264457712, 128);
+  private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 264463344, 1280);
+  private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 264468464, 128);
+  private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 264468976, 1280);
+  private readonly eval_error_argmax = new Int32Array(this.mem.buffer, 264474096, 128);
+  private readonly eval_error = new Float32Array(this.mem.buffer, 264474608, 128);
+  private readonly eval_cost_onehot = new Float32Array(this.mem.buffer, 264475120, 1280);
+  private readonly eval_cost = new Float32Array(this.mem.buffer, 264481264, 128);
 
   constructor() {
     new Float32Array(this.mem.buffer, 65066272, 106496).fill((-Infinity)); // k_l2_const
     new Float32Array(this.mem.buffer, 71914784, 114688).fill((-Infinity)); // k_l2_const2
     new Float32Array(this.mem.buffer, 83741616, 81920).fill((-Infinity)); // k_l3_const
     new Float32Array(this.mem.buffer, 86428592, 98304).fill((-Infinity)); // k_l3_const2
-    new Float32Array(this.mem.buffer, 251339104, 106496).fill((-Infinity)); // eval_k_l2_const
-    new Float32Array(this.mem.buffer, 258187616, 114688).fill((-Infinity)); // eval_k_l2_const2
-    new Float32Array(this.mem.buffer, 266803184, 81920).fill((-Infinity)); // eval_k_l3_const
-    new Float32Array(this.mem.buffer, 269490160, 98304).fill((-Infinity)); // eval_k_l3_const2
+    new Float32Array(this.mem.buffer, 244678496, 106496).fill((-Infinity)); // eval_k_l2_const
+    new Float32Array(this.mem.buffer, 251527008, 114688).fill((-Infinity)); // eval_k_l2_const2
+    new Float32Array(this.mem.buffer, 260142576, 81920).fill((-Infinity)); // eval_k_l3_const
+    new Float32Array(this.mem.buffer, 262829552, 98304).fill((-Infinity)); // eval_k_l3_const2
   }
 
   trainStep(stepFn: number, batch: Batch, step: number): number {
@@ -326,39 +326,39 @@ export class Model implements CompiledModel {
     // specs/newmu-convnet.yaml:30 l1: l1_conv2d = conv2d(x, w_)
     {
       this.evaluate_scratch0.fill(0);
-      this.k.copyRuns({ src: 21295216, dst: 215342520, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → evaluate_scratch0, zero-padded
-      this.k.convValid({ x: 215342256, w: 16, y: 200596656, tab: 215866544, n: 128, C: 1, H: 32, W: 32, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, cb: 1 });
+      this.k.copyRuns({ src: 21295216, dst: 208681912, outer: 128, inner: 28, run: 28, srcOuter: 784, srcInner: 28, dstOuter: 1024, dstInner: 32 }); // x → evaluate_scratch0, zero-padded
+      this.k.convValid({ x: 208681648, w: 16, y: 193936048, tab: 209205936, n: 128, C: 1, H: 32, W: 32, K: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, cb: 1 });
     }
 
     // specs/newmu-convnet.yaml:30 l1: l1_maximum = maximum(l1_conv2d, 0)
     this.w.evaluate_l1_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 l1: l1 = max_pool2d(l1_maximum)
     {
-      this.k.maxPool2d({ x: 215866592, y: 230612192, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
+      this.k.maxPool2d({ x: 209205984, y: 223951584, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum → l1
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_conv2d = conv2d(l1, w2)
     {
-      this.k.convValid({ x: 230612192, w: 1168, y: 234298592, tab: 239836384, n: 128, C: 32, H: 15, W: 15, K: 64, kh: 3, kw: 3, Ho: 13, Wo: 13, cb: 32 });
+      this.k.convValid({ x: 223951584, w: 1168, y: 227637984, tab: 233175776, n: 128, C: 32, H: 15, W: 15, K: 64, kh: 3, kw: 3, Ho: 13, Wo: 13, cb: 32 });
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_maximum = maximum(l2_conv2d, 0)
     this.w.evaluate_l2_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 l2: l2_concat = concat(l2_maximum, k_l2_const)
     {
-      this.k.copyRuns({ src: 239837536, dst: 245375328, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
-      this.k.copyRuns({ src: 251339104, dst: 245376004, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
+      this.k.copyRuns({ src: 233176928, dst: 238714720, outer: 8192, inner: 1, run: 169, srcOuter: 169, srcInner: 0, dstOuter: 182, dstInner: 0 }); // l2_maximum → l2_concat
+      this.k.copyRuns({ src: 244678496, dst: 238715396, outer: 8192, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 182, dstInner: 0 }); // k_l2_const → l2_concat
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2_concat2 = concat(l2_concat, k_l2_const2)
     {
-      this.k.copyRuns({ src: 245375328, dst: 251765088, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
-      this.k.copyRuns({ src: 258187616, dst: 251765140, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
+      this.k.copyRuns({ src: 238714720, dst: 245104480, outer: 114688, inner: 1, run: 13, srcOuter: 13, srcInner: 0, dstOuter: 14, dstInner: 0 }); // l2_concat → l2_concat2
+      this.k.copyRuns({ src: 251527008, dst: 245104532, outer: 114688, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 14, dstInner: 0 }); // k_l2_const2 → l2_concat2
     }
 
     // specs/newmu-convnet.yaml:31 l2: l2 = max_pool2d(l2_concat2)
     {
-      this.k.maxPool2d({ x: 251765088, y: 258646368, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
+      this.k.maxPool2d({ x: 245104480, y: 251985760, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2 → l2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_conv2d = conv2d(l2, w3)
@@ -367,9 +367,9 @@ export class Model implements CompiledModel {
         const nb$6 = Math.min(21, 128 - n0$5);
         for (let c0$7 = 0; c0$7 < 64; c0$7 += 55) {
           const cb$8 = Math.min(55, 64 - c0$7);
-          this.k.convBlock({ x: 258646368, cols: 261890400, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$5, nb: nb$6, c0: c0$7, cb: cb$8, w: 74896, acc: 262929904, K: 128, lda: 576, accumulate: c0$7 > 0 });
+          this.k.convBlock({ x: 251985760, cols: 255229792, C: 64, H: 7, W: 7, kh: 3, kw: 3, Ho: 5, Wo: 5, L: 525, n0: n0$5, nb: nb$6, c0: c0$7, cb: cb$8, w: 74896, acc: 256269296, K: 128, lda: 576, accumulate: c0$7 > 0 });
         }
-        this.k.copyRuns({ src: 262929904, dst: 260252000 + n0$5 * 12800, outer: nb$6, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // evaluate_scratch4 → l3_conv2d
+        this.k.copyRuns({ src: 256269296, dst: 253591392 + n0$5 * 12800, outer: nb$6, inner: 128, run: 25, srcOuter: 25, srcInner: 525, dstOuter: 3200, dstInner: 25 }); // evaluate_scratch4 → l3_conv2d
       }
     }
 
@@ -377,31 +377,31 @@ export class Model implements CompiledModel {
     this.w.evaluate_l3_maximum(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:32 l3: l3_concat = concat(l3_maximum, k_l3_const)
     {
-      this.k.copyRuns({ src: 263198704, dst: 264837104, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
-      this.k.copyRuns({ src: 266803184, dst: 264837204, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
+      this.k.copyRuns({ src: 256538096, dst: 258176496, outer: 16384, inner: 1, run: 25, srcOuter: 25, srcInner: 0, dstOuter: 30, dstInner: 0 }); // l3_maximum → l3_concat
+      this.k.copyRuns({ src: 260142576, dst: 258176596, outer: 16384, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 30, dstInner: 0 }); // k_l3_const → l3_concat
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3_concat2 = concat(l3_concat, k_l3_const2)
     {
-      this.k.copyRuns({ src: 264837104, dst: 267130864, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
-      this.k.copyRuns({ src: 269490160, dst: 267130884, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
+      this.k.copyRuns({ src: 258176496, dst: 260470256, outer: 98304, inner: 1, run: 5, srcOuter: 5, srcInner: 0, dstOuter: 6, dstInner: 0 }); // l3_concat → l3_concat2
+      this.k.copyRuns({ src: 262829552, dst: 260470276, outer: 98304, inner: 1, run: 1, srcOuter: 1, srcInner: 0, dstOuter: 6, dstInner: 0 }); // k_l3_const2 → l3_concat2
     }
 
     // specs/newmu-convnet.yaml:32 l3: l3 = max_pool2d(l3_concat2)
     {
-      this.k.maxPool2d({ x: 267130864, y: 269883376, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
+      this.k.maxPool2d({ x: 260470256, y: 263222768, planes: 16384, H: 6, W: 6, ph: 2, pw: 2, Ho: 3, Wo: 3 }); // l3_concat2 → l3
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4_matmul = matmul(l3, w4)
     {
-      this.k.gemm({ a: 269883376, b: 369808, c: 270473200, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
+      this.k.gemm({ a: 263222768, b: 369808, c: 263812592, m: 128, n: 625, k: 1152, lda: 1152, ldb: 625, ldc: 625, transA: false, transB: false, accumulate: false, alpha: 1, split: true }); // l3 @ w4 → l4_matmul
     }
 
     // specs/newmu-convnet.yaml:33 l4: l4 = maximum(l4_matmul, 0)
     this.w.evaluate_l4(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_matmul = matmul(l4, w_o)
     {
-      this.k.gemm({ a: 270793200, b: 3249808, c: 271113200, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
+      this.k.gemm({ a: 264132592, b: 3249808, c: 264452592, m: 128, n: 10, k: 625, lda: 625, ldb: 10, ldc: 10, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // l4 @ w_o → p_y_given_x_matmul
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
@@ -783,91 +783,91 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: grad_w3 = conv2d_filter_grad(l2, d_l3_select)
     {
-      this.k.convFilterGrad({ x: 75584800, g: 102766464, gt: 107305344, tab: 108943744, dw: 107010432, N: 128, C: 64, H: 7, W: 7, K: 128, Ho: 5, Wo: 5, kh: 3, kw: 3, nb: 10 }); // l2, d_l3_select → grad_w3
+      this.k.convFilterGrad({ x: 75584800, g: 102766464, gt: 107305344, gt2: 107433344, tab: 107561344, dw: 107010432, N: 128, C: 64, H: 7, W: 7, K: 128, Ho: 5, Wo: 5, kh: 3, kw: 3, nb: 10 }); // l2, d_l3_select → grad_w3
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_mul = (d_l3_conv2d / 0.8) * l2_cast
     this.w.step0_d_l2_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_maxpool2dgrad = max_pool2d_grad(l2_concat2, d_l2_mul)
     {
-      this.k.maxPool2dGrad({ x: 65492256, g: 108946048, out: 110551680, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 65492256, g: 107563648, out: 109169280, planes: 8192, H: 14, W: 14, ph: 2, pw: 2, Ho: 7, Wo: 7 }); // l2_concat2, d_l2_mul → d_l2_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice = slice(d_l2_maxpool2dgrad)
     {
-      this.k.copyRuns({ src: 110551680, dst: 116974208, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
+      this.k.copyRuns({ src: 109169280, dst: 115591808, outer: 114688, inner: 1, run: 13, srcOuter: 14, srcInner: 0, dstOuter: 13, dstInner: 0 }); // d_l2_maxpool2dgrad → d_l2_slice
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_slice2 = slice(d_l2_slice)
     {
-      this.k.copyRuns({ src: 116974208, dst: 122937984, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
+      this.k.copyRuns({ src: 115591808, dst: 121555584, outer: 8192, inner: 1, run: 169, srcOuter: 182, srcInner: 0, dstOuter: 169, dstInner: 0 }); // d_l2_slice → d_l2_slice2
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_select = select(compare(l2_conv2d, 0), d_l2_slice2, 0)
     this.w.step0_d_l2_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_transpose = transpose(w2)
     {
-      this.k.swap01Blocks({ src: 1168, dst: 134013568, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
+      this.k.swap01Blocks({ src: 1168, dst: 132631168, rows: 64, cols: 32, block: 9 }); // w2 → d_l2_transpose
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_flip = flip(d_l2_transpose)
     {
-      this.k.reverseBlocks({ src: 134013568, dst: 134087296, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
+      this.k.reverseBlocks({ src: 132631168, dst: 132704896, blocks: 2048, block: 9 }); // d_l2_transpose → d_l2_flip
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$32 = 0; k$32 < 32; k$32++) {
-        for (let c$31 = 0; c$31 < 64; c$31++) {
-          for (let t$33 = 0; t$33 < 9; t$33++) this.step0_scratch28[c$31 * 288 + k$32 * 9 + t$33] = d_l2_flip[(k$32 * 64 + c$31) * 9 + t$33];
+      for (let k$33 = 0; k$33 < 32; k$33++) {
+        for (let c$32 = 0; c$32 < 64; c$32++) {
+          for (let t$34 = 0; t$34 < 9; t$34++) this.step0_scratch29[c$32 * 288 + k$33 * 9 + t$34] = d_l2_flip[(k$33 * 64 + c$32) * 9 + t$34];
         }
       }
       d_l2_conv2d.fill(0);
-      this.k.fullConv({ x: 128475776, wr: 137847424, r: 137921152, r2: 138115840, y: 134161024, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
+      this.k.fullConv({ x: 127093376, wr: 136465024, r: 136538752, r2: 136733440, y: 132778624, n: 128, C: 64, H: 13, W: 13, K: 32, kh: 3, kw: 3, Ho: 15, Wo: 15 });
     }
 
     // specs/newmu-convnet.yaml:31 gradient of l2: grad_w2 = conv2d_filter_grad(l1, d_l2_select)
     {
-      this.k.convFilterGrad({ x: 44339360, g: 128475776, gt: 138384256, tab: 143922048, dw: 138310528, N: 128, C: 32, H: 15, W: 15, K: 64, Ho: 13, Wo: 13, kh: 3, kw: 3, nb: 3 }); // l1, d_l2_select → grad_w2
+      this.k.convFilterGrad({ x: 44339360, g: 127093376, gt: 137001856, gt2: 137131648, tab: 137261440, dw: 136928128, N: 128, C: 32, H: 15, W: 15, K: 64, Ho: 13, Wo: 13, kh: 3, kw: 3, nb: 3 }); // l1, d_l2_select → grad_w2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_mul = (d_l2_conv2d / 0.8) * l1_cast
     this.w.step0_d_l1_mul(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_maxpool2dgrad = max_pool2d_grad(l1_maximum, d_l1_mul)
     {
-      this.k.maxPool2dGrad({ x: 22220960, g: 143923200, out: 147609600, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
+      this.k.maxPool2dGrad({ x: 22220960, g: 137262592, out: 140948992, planes: 4096, H: 30, W: 30, ph: 2, pw: 2, Ho: 15, Wo: 15 }); // l1_maximum, d_l1_mul → d_l1_maxpool2dgrad
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_select = select(compare(l1_conv2d, 0), d_l1_maxpool2dgrad, 0)
     this.w.step0_d_l1_select(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose = transpose(d_l1_select)
     {
-      this.k.swap01Blocks({ src: 162355200, dst: 177100800, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
+      this.k.swap01Blocks({ src: 155694592, dst: 170440192, rows: 128, cols: 32, block: 900 }); // d_l1_select → d_l1_transpose
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_transpose2 = transpose(x)
     {
-      this.k.swap01Blocks({ src: 21295216, dst: 191846400, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
+      this.k.swap01Blocks({ src: 21295216, dst: 185185792, rows: 128, cols: 1, block: 784 }); // x → d_l1_transpose2
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: d_l1_flip = flip(d_l1_transpose2)
     {
-      this.k.reverseBlocks({ src: 191846400, dst: 192247808, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
+      this.k.reverseBlocks({ src: 185185792, dst: 185587200, blocks: 128, block: 784 }); // d_l1_transpose2 → d_l1_flip
     }
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch36.fill(0);
-      for (let kc$38 = 0; kc$38 < 128; kc$38++) {
-        for (let r$39 = 0; r$39 < 28; r$39++) {
-          const sr$43 = (kc$38 * 28 + 27 - r$39) * 28 + 27, dr$44 = (kc$38 * 32 + r$39 + 2) * 32 + 2;
-          for (let q$40 = 0; q$40 < 28; q$40++) this.step0_scratch36[dr$44 + q$40] = d_l1_flip[sr$43 - q$40];
+      this.step0_scratch38.fill(0);
+      for (let kc$40 = 0; kc$40 < 128; kc$40++) {
+        for (let r$41 = 0; r$41 < 28; r$41++) {
+          const sr$45 = (kc$40 * 28 + 27 - r$41) * 28 + 27, dr$46 = (kc$40 * 32 + r$41 + 2) * 32 + 2;
+          for (let q$42 = 0; q$42 < 28; q$42++) this.step0_scratch38[dr$46 + q$42] = d_l1_flip[sr$45 - q$42];
         }
       }
-      this.k.im2colBlock({ x: 192650368, cols: 193174656, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
+      this.k.im2colBlock({ x: 185989760, cols: 186514048, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$42 = 0; c$42 < 128; c$42++) {
-          this.k.gemm({ a: 177100800 + c$42 * 3600, b: 193174656 + c$42 * 32400, c: 192649216, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$42 > 0, alpha: 1, split: false });
+        for (let c$44 = 0; c$44 < 128; c$44++) {
+          this.k.gemm({ a: 170440192 + c$44 * 3600, b: 186514048 + c$44 * 32400, c: 185988608, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$44 > 0, alpha: 1, split: false });
         }
       }
     }

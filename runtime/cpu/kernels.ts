@@ -89,9 +89,11 @@ export interface KernelExports {
    * (compiler/emit/wasm/conv-filter-grad.ts): (src, dst, n, rows, cols). */
   readonly transpose_planes: (src: number, dst: number, n: number, rows: number, cols: number) => void;
   /** A valid convolution's filter gradient for taps p0..p1 from the
-   * transposed cotangent gt and the tap table
-   * (compiler/emit/wasm/conv-filter-grad.ts): (x, gt, dw, tab, N, C, H, W,
-   * K, Ho, Wo, P, nb, p0, p1). */
+   * cotangent g (transposed a block at a time into the scratch gt) and the
+   * tap table (compiler/emit/wasm/conv-filter-grad.ts): (x, g, gt, gt2, dw,
+   * tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1); gt2, a second scratch, is
+   * for a helper thread's blocks (the wasm export takes one, gt).
+   * JavaScript over the export, as full_conv. */
   readonly conv_filter_grad: (...args: ConvFilterGradPositional) => void;
   /** n Philox uniforms into dst, as runtime/rng/philox.ts's `uniform`
    * (compiler/emit/wasm/philox.ts): (dst, n, key0, key1, salt, step, iter). */
@@ -224,13 +226,15 @@ export type ConvValidPositional = [x: number, w: number, y: number, tab: number,
 /** dw [K, C, kh, kw] = the filter gradient of a valid convolution of x [N,
  * C, H, W] whose output's cotangent is g [N, K, Ho, Wo]
  * (compiler/ops/conv2d-filter-grad.ts), images summed in blocks of `nb`.
- * Scratch: gt (N·Ho·Wo·K floats, g with each pixel's K values adjacent)
- * and tab (C·kh·kw i32, the taps' offsets), both filled by the call. Taps
- * are independent: two threads take half each (./threads.ts). */
+ * Scratch: gt and gt2 (nb·Ho·Wo·K floats each: a block of g with each
+ * pixel's K values adjacent, one per thread) and tab (C·kh·kw i32, the
+ * taps' offsets), all filled by the call. Taps are independent: two
+ * threads take half each (./threads.ts), the helper with gt2. */
 export interface ConvFilterGradArgs {
   readonly x: number;
   readonly g: number;
   readonly gt: number;
+  readonly gt2: number;
   readonly tab: number;
   readonly dw: number;
   readonly N: number;
@@ -245,7 +249,7 @@ export interface ConvFilterGradArgs {
   readonly nb: number;
 }
 
-export type ConvFilterGradPositional = [x: number, gt: number, dw: number, tab: number, N: number, C: number, H: number, W: number, K: number, Ho: number, Wo: number, P: number, nb: number, p0: number, p1: number];
+export type ConvFilterGradPositional = [x: number, g: number, gt: number, gt2: number, dw: number, tab: number, N: number, C: number, H: number, W: number, K: number, Ho: number, Wo: number, P: number, nb: number, p0: number, p1: number];
 
 export type FullConvPositional = [x: number, wr: number, r: number, r2: number, y: number, b0: number, b1: number, C: number, H: number, W: number, K: number, kh: number, kw: number, Ho: number, Wo: number];
 
@@ -427,8 +431,7 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   convFilterGrad(p) {
     const P = p.C * p.kh * p.kw;
     this.conv_taps(p.tab, p.C, p.H, p.W, p.kh, p.kw);
-    this.transpose_planes(p.g, p.gt, p.N, p.K, p.Ho * p.Wo);
-    this.conv_filter_grad(p.x, p.gt, p.dw, p.tab, p.N, p.C, p.H, p.W, p.K, p.Ho, p.Wo, P, p.nb, 0, P);
+    this.conv_filter_grad(p.x, p.g, p.gt, p.gt2, p.dw, p.tab, p.N, p.C, p.H, p.W, p.K, p.Ho, p.Wo, P, p.nb, 0, P);
   },
   uniformFill(p) {
     // The key words as runtime/rng/philox.ts's draw() makes them: a seed
@@ -525,6 +528,11 @@ export function fullConv(gemmTN: GemmKernel, col2im: KernelExports["col2im_add"]
   };
 }
 
+/** One thread's filter gradient: the export with the first scratch. */
+function filterGrad(f: (...args: number[]) => void): KernelExports["conv_filter_grad"] {
+  return (x, g, gt, _gt2, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1) => f(x, g, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1);
+}
+
 /** The runtime's WebAssembly kernels (matrix products, convolutions, pooling)
  * over a model's memory; two threads where DLT_THREADS=2 and shared memory
  * allow. */
@@ -536,7 +544,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const single: Kernels = {
     gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
     max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, sum_around: e.sum_around, philox_uniform: e.philox_uniform,
-    conv_taps: e.conv_taps, conv_valid: e.conv_valid, conv_filter_grad: e.conv_filter_grad, transpose_planes: e.transpose_planes,
+    conv_taps: e.conv_taps, conv_valid: e.conv_valid, conv_filter_grad: filterGrad(inst.exports.conv_filter_grad as (...args: number[]) => void), transpose_planes: e.transpose_planes,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),
     ...CALLS,

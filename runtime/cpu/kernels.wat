@@ -2886,7 +2886,7 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $b_from)))
   )
-  (func $conv_filter_grad (export "conv_filter_grad") (param $x i32) (param $gt i32) (param $dw i32) (param $tab i32) (param $N i32) (param $C i32) (param $H i32) (param $W i32) (param $K i32) (param $Ho i32) (param $Wo i32) (param $P i32) (param $nb i32) (param $p0 i32) (param $p1 i32)
+  (func $conv_filter_grad (export "conv_filter_grad") (param $x i32) (param $g i32) (param $gt i32) (param $dw i32) (param $tab i32) (param $N i32) (param $C i32) (param $H i32) (param $W i32) (param $K i32) (param $Ho i32) (param $Wo i32) (param $P i32) (param $nb i32) (param $p0 i32) (param $p1 i32)
     (local $n0 i32) (local $nbb i32) (local $n i32) (local $i i32) (local $j i32) (local $k i32) (local $p i32) (local $first i32) (local $xb i32) (local $gb i32) (local $px i32) (local $pg i32) (local $pd i32) (local $K4 i32) (local $P4 i32) (local $rowSkip i32) (local $imageSkip i32) (local $t0 i32) (local $t1 i32) (local $t2 i32) (local $t3 i32)
     (local $a0 v128) (local $b0 v128) (local $b1 v128) (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $K4 (i32.shl (local.get $K) (i32.const 2)))
@@ -2899,7 +2899,8 @@
       (local.set $nbb (select (local.get $nb) (i32.sub (local.get $N) (local.get $n0)) (i32.lt_u (i32.add (local.get $n0) (local.get $nb)) (local.get $N))))
       (local.set $first (local.get $n0))
       (local.set $xb (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (i32.mul (local.get $n0) (local.get $C)) (local.get $H)) (local.get $W)) (i32.const 2))))
-      (local.set $gb (i32.add (local.get $gt) (i32.shl (i32.mul (i32.mul (i32.mul (local.get $n0) (local.get $Ho)) (local.get $Wo)) (local.get $K)) (i32.const 2))))
+      (call $transpose_planes (i32.add (local.get $g) (i32.shl (i32.mul (i32.mul (i32.mul (local.get $n0) (local.get $Ho)) (local.get $Wo)) (local.get $K)) (i32.const 2))) (local.get $gt) (local.get $nbb) (local.get $K) (i32.mul (local.get $Ho) (local.get $Wo)))
+      (local.set $gb (local.get $gt))
       (local.set $p (local.get $p0))
       (block $p4_end (loop $p4
         (br_if $p4_end (i32.eqz (i32.le_u (i32.add (local.get $p) (i32.const 4)) (local.get $p1))))

@@ -21,7 +21,7 @@
 //   full convolution ctl[3..16] its fourteen; for a product that skips A's
 //   zeros ctl[3..10] its eight i32 arguments and ctl[13] alpha; for a
 //   direct convolution ctl[3..16] its fourteen, for a filter gradient
-//   ctl[3..17] its fifteen, for pooling ctl[3..11] its nine and for its
+//   ctl[3..18] the export's sixteen (the helper's scratch as gt), for pooling ctl[3..11] its nine and for its
 //   gradient ctl[3..12] its ten
 // A product that skips A's zeros is split by columns only: the calling
 // thread lists A's non-zeros (nonzero_rows) and both threads combine their
@@ -92,7 +92,7 @@ function start(d) {
       convValid(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16]);
     } else if (f === 8) {
       const c = ctl;
-      filterGrad(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17]);
+      filterGrad(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], c[18]);
     } else if (f === 9) {
       const c = ctl;
       pool(c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
@@ -241,14 +241,14 @@ export function twoThreadKernels(single: Kernels, module: WebAssembly.Module, me
     waitFor(job);
   };
   // A filter gradient by taps, the helper taking the second half (whole
-  // 4-tap tiles; the transposed cotangent and the tap table are filled
-  // before the call and only read here).
-  const filterGrad: Kernels["conv_filter_grad"] = (x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1) => {
+  // 4-tap tiles) with its own scratch gt2 for the blocks of g it
+  // transposes (the tap table is filled before the call and only read).
+  const filterGrad: Kernels["conv_filter_grad"] = (x, g, gt, gt2, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1) => {
     const run = single.conv_filter_grad;
     const h = p0 + 4 * ((p1 - p0) >> 3);
-    if (h === p0 || N * (p1 - p0) * K * Ho * Wo < MIN_IMAGE_SPLIT) return run(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1);
-    const job = post(8, [x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, h, p1]);
-    run(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, h);
+    if (h === p0 || N * (p1 - p0) * K * Ho * Wo < MIN_IMAGE_SPLIT) return run(x, g, gt, gt2, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1);
+    const job = post(8, [x, g, gt2, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, h, p1]);
+    run(x, g, gt, gt2, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, h);
     waitFor(job);
   };
   // Max-pooling and its gradient by planes (each plane's windows, and its

@@ -33,7 +33,7 @@ const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = 
   uniformFill: ["dst", "n", "seed", "salt", "step", "iter"],
   fullConv: ["x", "wr", "r", "r2", "y", "n", "C", "H", "W", "K", "kh", "kw", "Ho", "Wo"],
   convValid: ["x", "w", "y", "tab", "n", "C", "H", "W", "K", "kh", "kw", "Ho", "Wo", "cb"],
-  convFilterGrad: ["x", "g", "gt", "tab", "dw", "N", "C", "H", "W", "K", "Ho", "Wo", "kh", "kw", "nb"],
+  convFilterGrad: ["x", "g", "gt", "gt2", "tab", "dw", "N", "C", "H", "W", "K", "Ho", "Wo", "kh", "kw", "nb"],
   convBlock: ["x", "cols", "C", "H", "W", "kh", "kw", "Ho", "Wo", "L", "n0", "nb", "c0", "cb", "w", "acc", "K", "lda", "accumulate"],
 };
 

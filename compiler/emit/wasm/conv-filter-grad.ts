@@ -4,8 +4,10 @@
 //   transpose_planes(src, dst, n, rows, cols)
 //     dst[b, c, r] = src[b, r, c] for n planes rows × cols: the cotangent
 //     g [N, K, Ho·Wo] as gt [N, Ho·Wo, K], each pixel's K values adjacent.
-//   conv_filter_grad(x, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1)
+//   conv_filter_grad(x, g, gt, dw, tab, N, C, H, W, K, Ho, Wo, P, nb, p0, p1)
 //     dw[k, p] = Σ_n Σ_{i,j} gt[n, i·Wo + j, k] · x[n, i·W + j + tab[p]]
+//     with gt = g [N, K, Ho·Wo] transposed one block of nb images at a
+//     time into the calling thread's scratch gt (nb·Ho·Wo·K floats)
 //     for taps p0..p1 of the P = C·kh·kw in the tap table (conv_taps,
 //     ./conv-direct.ts): dw [K, C, kh, kw] is the gradient of filters w [K,
 //     C, kh, kw] of the valid convolution y = x ⋆ w (compiler/ops/
@@ -23,13 +25,15 @@
 // in four locals) meet 8 adjacent filters of gt, and the reduction runs
 // over every pixel of an image block in one loop.
 //
-// Images go in blocks of `nb` (gt's block stays in L1 across the taps); a
-// block's sums are added to dw (stored for the first block), so each
+// Images go in blocks of `nb`, each block of g transposed into gt (in L2)
+// by the thread that uses it: transposing all of g first, once, made
+// LeNet's first layer (g: 23 MB) read and write it through memory and then
+// read it again on each thread. A block's sums are added to dw (stored for the first block), so each
 // element's sequence depends on nb only: the same whichever thread, or
 // tile, computes it.
 import { add, c32, get, loadPartial, mul, set } from "./wat.ts";
 
-const PARAMS = ["x", "gt", "dw", "tab", "N", "C", "H", "W", "K", "Ho", "Wo", "P", "nb", "p0", "p1"];
+const PARAMS = ["x", "g", "gt", "dw", "tab", "N", "C", "H", "W", "K", "Ho", "Wo", "P", "nb", "p0", "p1"];
 
 function whileLoop(label: string, cond: string, body: readonly string[]): string[] {
   return [`(block $${label}_end (loop $${label}`, `  (br_if $${label}_end (i32.eqz ${cond}))`, ...body.map((l) => `  ${l}`), `  (br $${label})))`];
@@ -113,9 +117,10 @@ export function convFilterGradWat(): string[] {
   const block = [
     set("nbb", `(select ${get("nb")} (i32.sub ${get("N")} ${get("n0")}) (i32.lt_u ${add(get("n0"), get("nb"))} ${get("N")}))`),
     set("first", get("n0")),
-    // x[n0, 0, 0, 0] and gt[n0, 0, 0]
+    // x[n0, 0, 0, 0]; the block's g [nbb, K, Ho·Wo] transposed into gt
     set("xb", add(get("x"), `(i32.shl ${mul(mul(mul(get("n0"), get("C")), get("H")), get("W"))} (i32.const 2))`)),
-    set("gb", add(get("gt"), `(i32.shl ${mul(mul(mul(get("n0"), get("Ho")), get("Wo")), get("K"))} (i32.const 2))`)),
+    `(call $transpose_planes ${add(get("g"), `(i32.shl ${mul(mul(mul(get("n0"), get("Ho")), get("Wo")), get("K"))} (i32.const 2))`)} ${get("gt")} ${get("nbb")} ${get("K")} ${mul(get("Ho"), get("Wo"))})`,
+    set("gb", get("gt")),
     set("p", get("p0")),
     ...whileLoop("p4", `(i32.le_u ${add(get("p"), c32(4))} ${get("p1")})`, tapRows(4)),
     ...whileLoop("p3", `(i32.le_u ${add(get("p"), c32(3))} ${get("p1")})`, tapRows(3)),
