@@ -28,7 +28,13 @@
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
 // 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
 // (seconds one measurement may take, including its warm-up, default 60: a
-// measurement past it is stopped and reports what it finished).
+// measurement past it is stopped and reports what it finished), --rounds
+// (1: each implementation measured once; R > 1: the model's implementations
+// measured in turn R times, ours then each peer, and each peer's ratio taken
+// per round against the ours of that round, the table giving the median of
+// the rounds' ratios and their range — on a machine whose neighbours move a
+// whole minute's speed by ±25 %, ratios of adjacent measurements hold
+// better than one measurement each).
 //
 // Each measurement runs in a child process of its own (bench/measure.ts), so
 // the libraries do not share a heap, a crash or a hang costs one row, and a
@@ -124,10 +130,9 @@ function summarize(o: Outcome, shown: number, varied: boolean): Summary {
   const plan = o.events.find((e) => e.kind === "plan");
   if (rates.length > 0) {
     const n = rates.length;
-    const median = n % 2 ? rates[(n - 1) / 2]! : (rates[n / 2 - 1]! + rates[n / 2]!) / 2;
     const steps = plan?.kind === "plan" ? plan.steps : 0;
     const wanted = plan?.kind === "plan" ? plan.repeats : n;
-    return { rate: median, min: rates[0]!, max: rates[n - 1]!, shape: `${steps}×${n}${n < wanted ? ` of ${wanted}` : ""}`, costs };
+    return { rate: median(rates), min: rates[0]!, max: rates[n - 1]!, shape: `${steps}×${n}${n < wanted ? ` of ${wanted}` : ""}`, costs };
   }
   if (warm.length > 0) {
     // No timed repeat: the fastest warm-up step (which still carries
@@ -160,6 +165,12 @@ function costCheck(outcomes: readonly { o: Outcome; s: Summary }[]): string | un
   return diffs.length > 0 ? `largest relative difference from ${ref.o.label}'s: ${diffs.join("; ")}` : undefined;
 }
 
+/** The median of sorted numbers. */
+function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+}
+
 function fmtRatio(r: number): string {
   return `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
 }
@@ -169,6 +180,8 @@ async function main(): Promise<void> {
   const impls = list("peers", DEFAULT_PEERS);
   const backends = list("backend", ["cpu"]);
   const base = { repeats: Number(arg("repeats", "5")), steps: Number(arg("steps", "0")), seconds: Number(arg("seconds", "1")), limit: Number(arg("limit", "60")) };
+  const rounds = Number(arg("rounds", "1"));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${arg("rounds", "")}`);
   for (const [k, v] of Object.entries(base)) {
     if (!Number.isFinite(v) || v < 0 || (v === 0 && (k === "repeats" || k === "limit"))) throw new Error(`--${k}: expected a number > 0, got ${arg(k, "")}`);
   }
@@ -184,12 +197,24 @@ async function main(): Promise<void> {
     const batch = specBatchSize(model);
     const runs = impls.flatMap((impl) => (impl === "ours" ? backends.map((b) => ({ impl, backend: b, label: b === "cpu" ? "ours" : `ours-${b}` })) : [{ impl, backend: "cpu", label: impl }]));
     const outcomes: { o: Outcome; s: Summary }[] = [];
-    for (const r of runs) {
+    // Later rounds: each run's rate per round (round 1's outcomes carry the
+    // rows, notes and cost check).
+    const perRound: (number | undefined)[][] = runs.map(() => []);
+    for (let round = 1; round <= rounds; round++) for (const [ri, r] of runs.entries()) {
+      if (round > 1) {
+        process.stderr.write(`${model}/${r.label} (round ${round}): `);
+        const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
+        const s = summarize(o, 2, model === "rnnslu" || model === "lstm" || model === "rnnrbm");
+        perRound[ri]!.push(s.bound ? undefined : s.rate);
+        process.stderr.write(`${s.rate !== undefined ? `${fmtRate(s.rate)} examples/s` : "no figure"}\n`);
+        continue;
+      }
       process.stderr.write(`${model}/${r.label}: `);
       const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
       const varied = model === "rnnslu" || model === "lstm" || model === "rnnrbm";
       const s = summarize(o, varied ? 3 : 2, varied);
       outcomes.push({ o, s });
+      perRound[ri]!.push(s.bound ? undefined : s.rate);
       for (const e of o.events) {
         if (e.kind === "note") notes.add(e.text);
         if (e.kind === "profile") profiles.push("", ...classTable(`${model} (${r.label})`, e.kernels));
@@ -198,9 +223,17 @@ async function main(): Promise<void> {
       process.stderr.write(`${s.rate !== undefined ? `${s.bound ? "≥ " : ""}${fmtRate(s.rate)} examples/s` : "no figure"}${o.failure ? ` (${o.failure})` : ""}\n`);
     }
     const ref = outcomes.find(({ o, s }) => o.label.startsWith("ours") && s.rate !== undefined && !s.bound);
-    for (const { o, s } of outcomes) {
+    const refIndex = ref ? outcomes.indexOf(ref) : -1;
+    for (const [oi, { o, s }] of outcomes.entries()) {
       const ours = o.label.startsWith("ours");
-      const ratio = ours || !ref || s.rate === undefined ? "—" : `${s.bound ? "≤ " : ""}${fmtRatio(ref.s.rate! / s.rate)}`;
+      let ratio = ours || !ref || s.rate === undefined ? "—" : `${s.bound ? "≤ " : ""}${fmtRatio(ref.s.rate! / s.rate)}`;
+      if (rounds > 1 && !ours && refIndex >= 0) {
+        const rs = perRound[oi]!.flatMap((rate, k) => (rate !== undefined && perRound[refIndex]![k] !== undefined ? [perRound[refIndex]![k]! / rate] : []));
+        if (rs.length > 0) {
+          const sorted = [...rs].sort((a, b) => a - b);
+          ratio = `${fmtRatio(median(sorted))} (${rs.map(fmtRatio).join(", ")})`;
+        }
+      }
       const rate = s.rate === undefined ? "—" : `${s.bound ? "≥ " : ""}${fmtRate(s.rate)}`;
       const spread = s.min !== undefined ? `${fmtRate(s.min)}–${fmtRate(s.max!)}` : "—";
       rows.push(`| ${model} | ${o.label} | ${batch} | ${rate} | ${spread} | ${ratio} | ${s.shape} |`);
@@ -229,7 +262,9 @@ async function main(): Promise<void> {
     ...rows,
     "",
     `examples/s: batch × steps / wall time of one timed repeat of whole SGD steps (forward, gradient, update), after a warm-up; ` +
-      `ratio: the median of the model's first "ours" row / the peer's (> 1: ours faster). ` +
+      (rounds > 1
+        ? `ratio: the median over ${rounds} rounds of the round's "ours" median / the peer's, each round's in brackets (> 1: ours faster); the rates are round 1's. `
+        : `ratio: the median of the model's first "ours" row / the peer's (> 1: ours faster). `) +
       `"≥": no timed repeat fitted in --limit ${base.limit} s, the fastest warm-up step bounds the rate from below (rnnslu, lstm, rnnrbm: the mean rate of the warm-up steps). ` +
       `Every implementation starts from the generated model's initial parameters and walks the same minibatches; ` +
       `data tensors are made before timing; each measurement runs in its own process.`,
