@@ -21,17 +21,12 @@
 // channel block cb·kh·kw), and adds each block's sum to the output (zero
 // before the first block), the sequence gemm_nn runs per element of C with
 // α = 1 (0 + s, then C + s).
-import { add, c32, forLoop, get, loadPartial, mul, set, storePartial } from "./wat.ts";
+import { add, c32, columnTiles, forLoop, get, loadPartial, mul, set, storePartial, whileLoop } from "./wat.ts";
 
 const KC = 256;
 
 const PARAMS = ["x", "w", "y", "tab", "C", "H", "W", "K", "Ho", "Wo", "P", "pblock", "n0", "n1"];
 const TAP_PARAMS = ["tab", "C", "H", "W", "kh", "kw"];
-
-/** `while (cond) { body }` with a label of its own. */
-function whileLoop(label: string, cond: string, body: readonly string[]): string[] {
-  return [`(block $${label}_end (loop $${label}`, `  (br_if $${label}_end (i32.eqz ${cond}))`, ...body.map((l) => `  ${l}`), `  (br $${label})))`];
-}
 
 /** One tile: R filters from $k × Wd output pixels from $j of output row $i
  * (Wd = 8 or 4 whole vectors, 3–1 the row's last pixels as low lanes). */
@@ -87,22 +82,7 @@ function tile(R: number, Wd: 8 | 4 | 3 | 2 | 1): string[] {
 
 /** Filters k..k+R across output row $i: 8-pixel tiles, then 4, then the last 1–3. */
 function filterRows(R: number): string[] {
-  return [
-    set("j", c32(0)),
-    ...whileLoop(`j8_${R}`, `(i32.le_u ${add(get("j"), c32(8))} ${get("Wo")})`, tile(R, 8)),
-    ...whileLoop(`j4_${R}`, `(i32.le_u ${add(get("j"), c32(4))} ${get("Wo")})`, tile(R, 4)),
-    `(block $tail_${R}`,
-    `  (br_if $tail_${R} (i32.ge_u ${get("j")} ${get("Wo")}))`,
-    `  (if (i32.eq (i32.sub ${get("Wo")} ${get("j")}) (i32.const 3)) (then`,
-    ...tile(R, 3).map((l) => `    ${l}`),
-    `    (br $tail_${R})))`,
-    `  (if (i32.eq (i32.sub ${get("Wo")} ${get("j")}) (i32.const 2)) (then`,
-    ...tile(R, 2).map((l) => `    ${l}`),
-    `    (br $tail_${R})))`,
-    ...tile(R, 1).map((l) => `  ${l}`),
-    `)`,
-    set("k", add(get("k"), c32(R))),
-  ];
+  return [...columnTiles(`j${R}_`, "j", get("Wo"), (w) => tile(R, w)), set("k", add(get("k"), c32(R)))];
 }
 
 export function convDirectWat(): string[] {

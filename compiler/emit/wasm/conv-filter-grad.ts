@@ -31,13 +31,9 @@
 // read it again on each thread. A block's sums are added to dw (stored for the first block), so each
 // element's sequence depends on nb only: the same whichever thread, or
 // tile, computes it.
-import { add, c32, get, loadPartial, mul, set } from "./wat.ts";
+import { add, c32, columnTiles, get, loadPartial, mul, set, whileLoop } from "./wat.ts";
 
 const PARAMS = ["x", "g", "gt", "dw", "tab", "N", "C", "H", "W", "K", "Ho", "Wo", "P", "nb", "p0", "p1"];
-
-function whileLoop(label: string, cond: string, body: readonly string[]): string[] {
-  return [`(block $${label}_end (loop $${label}`, `  (br_if $${label}_end (i32.eqz ${cond}))`, ...body.map((l) => `  ${l}`), `  (br $${label})))`];
-}
 
 /** R taps from $p × Wd filters from $k over the image block's pixels, then
  * added to dw (Wd = 8 or 4 whole vectors, 3–1 the last filters as low lanes). */
@@ -94,19 +90,7 @@ function tapRows(R: number): string[] {
   const tapOffsets = Array.from({ length: R }, (_, r) => set(`t${r}`, `(i32.load offset=${4 * r} ${add(get("tab"), `(i32.shl ${get("p")} (i32.const 2))`)})`));
   return [
     ...tapOffsets,
-    set("k", c32(0)),
-    ...whileLoop(`k8_${R}`, `(i32.le_u ${add(get("k"), c32(8))} ${get("K")})`, tile(R, 8)),
-    ...whileLoop(`k4_${R}`, `(i32.le_u ${add(get("k"), c32(4))} ${get("K")})`, tile(R, 4)),
-    `(block $kt_${R}`,
-    `  (br_if $kt_${R} (i32.ge_u ${get("k")} ${get("K")}))`,
-    `  (if (i32.eq (i32.sub ${get("K")} ${get("k")}) (i32.const 3)) (then`,
-    ...tile(R, 3).map((l) => `    ${l}`),
-    `    (br $kt_${R})))`,
-    `  (if (i32.eq (i32.sub ${get("K")} ${get("k")}) (i32.const 2)) (then`,
-    ...tile(R, 2).map((l) => `    ${l}`),
-    `    (br $kt_${R})))`,
-    ...tile(R, 1).map((l) => `  ${l}`),
-    `)`,
+    ...columnTiles(`k${R}_`, "k", get("K"), (w) => tile(R, w)),
     set("p", add(get("p"), c32(R))),
   ];
 }

@@ -38,7 +38,7 @@ import { copyRunsWat, reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
 import { sparseGemmWat } from "./sparse.ts";
 import { sumAroundWat } from "./sums.ts";
-import { gemmHeader, loadPartial, storePartial } from "./wat.ts";
+import { gemmHeader, loadPartial, storePartial, whileLoop } from "./wat.ts";
 
 const KC = 256;
 
@@ -55,19 +55,6 @@ const bump = (x: string, by: string) => `(local.set $${x} (i32.add (local.get $$
 const get = (x: string) => `(local.get $${x})`;
 const c32 = (v: number) => `(i32.const ${v})`;
 const add = (...xs: string[]): string => (xs.length === 1 ? xs[0]! : `(i32.add ${xs[0]} ${add(...xs.slice(1))})`);
-
-/** A `while (cond) { body }` loop as block/loop/br_if. */
-function whileLoop(label: string, cond: string, body: readonly string[]): string[] {
-  return [
-    `(block $${label}_end`,
-    `  (loop $${label}`,
-    `    (br_if $${label}_end (i32.eqz ${cond}))`,
-    ...ind(2, body),
-    `    (br $${label})`,
-    `  )`,
-    `)`,
-  ];
-}
 
 /** Zeroes the m×n block of C at row stride ldc (bytes in $ldcb) unless $acc. */
 function zeroC(): string[] {

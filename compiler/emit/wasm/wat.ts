@@ -46,3 +46,30 @@ export function storePartial(w: 1 | 2 | 3, ptr: string, value: string, temp: str
   if (w === 2) return [`(v128.store64_lane 0 ${ptr} ${value})`];
   return [set(temp, value), `(v128.store64_lane 0 ${ptr} ${get(temp)})`, `(v128.store32_lane offset=8 2 ${ptr} ${get(temp)})`];
 }
+
+/** `while (cond) { body }` as block/loop/br_if, labelled `label`. */
+export function whileLoop(label: string, cond: string, body: readonly string[]): string[] {
+  return [`(block $${label}_end (loop $${label}`, `  (br_if $${label}_end (i32.eqz ${cond}))`, ...body.map((l) => `  ${l}`), `  (br $${label})))`];
+}
+
+/** Columns x..n of a tile row (x a local from 0, n an i32 expression):
+ * tiles 8 wide, then 4, then the last 1–3 as one partial tile; `tile(w)`
+ * computes one tile of width w and advances x by w. Labels carry `label`. */
+export function columnTiles(label: string, x: string, n: string, tile: (w: 8 | 4 | 3 | 2 | 1) => string[]): string[] {
+  const rest = `(i32.sub ${n} ${get(x)})`;
+  return [
+    set(x, c32(0)),
+    ...whileLoop(`${label}8`, `(i32.le_u ${add(get(x), c32(8))} ${n})`, tile(8)),
+    ...whileLoop(`${label}4`, `(i32.le_u ${add(get(x), c32(4))} ${n})`, tile(4)),
+    `(block $${label}t`,
+    `  (br_if $${label}t (i32.ge_u ${get(x)} ${n}))`,
+    `  (if (i32.eq ${rest} (i32.const 3)) (then`,
+    ...tile(3).map((l) => `    ${l}`),
+    `    (br $${label}t)))`,
+    `  (if (i32.eq ${rest} (i32.const 2)) (then`,
+    ...tile(2).map((l) => `    ${l}`),
+    `    (br $${label}t)))`,
+    ...tile(1).map((l) => `  ${l}`),
+    `)`,
+  ];
+}
