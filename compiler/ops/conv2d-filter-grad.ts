@@ -18,6 +18,7 @@ import { alloc } from "../ir/tensor.ts";
 import { IRError, fmtShape, isFloat } from "../ir/types.ts";
 import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
+import { UNROLL } from "./conv2d.ts";
 
 /** Bytes of the transposed cotangent an image block holds (in L2, beside
  * the block's input). Each block's sums are added to dw (read, add, write
@@ -33,8 +34,6 @@ export function imageBlock(N: number, K: number, Ho: number, Wo: number): number
   return Math.max(1, Math.min(N, Math.floor(BLOCK_BYTES / (4 * K * Ho * Wo))));
 }
 
-/** Filters unrolled per WGSL row of the cotangent (as conv2d's UNROLL). */
-const UNROLL = 64;
 
 export const conv2d_filter_grad = defineOp({
   name: "conv2d_filter_grad",

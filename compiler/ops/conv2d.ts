@@ -40,7 +40,7 @@ function flipHW(b: Builder, x: number): number {
 }
 
 /** Filter rows up to this width are unrolled in WGSL (no loop iterations). */
-const UNROLL = 64;
+export const UNROLL = 64;
 
 /** Row length the valid kernel aims for: enough images side by side that the
  * product's rows run this long (LeNet's 8×8 outputs alone would give 64). */

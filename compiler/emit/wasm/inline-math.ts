@@ -12,7 +12,7 @@
 // its parameter and locals renamed apart per call site (declared in the
 // caller), nested helper calls inlined the same way. The same instructions
 // in the same order: the same floats.
-import { type MathFn, mathFunctionText } from "./mathf.ts";
+import { MATH_FNS, type MathFn, mathFunctionText } from "./mathf.ts";
 
 interface Helper {
   /** The parameter, then the locals, as declared. */
@@ -52,7 +52,7 @@ function sexpEnd(text: string, start: number): number {
  * `indent`.
  */
 export function inlineMathCalls(text: string, fresh: () => string, locals: string[], indent = ""): string {
-  const call = /\(call \$(exp4|tanh4|sigmoid4|log4|softplus4) /g;
+  const call = new RegExp(`\\(call \\$(${MATH_FNS.join("|")}) `, "g");
   let out = "";
   let at = 0;
   for (let m = call.exec(text); m; m = call.exec(text)) {

@@ -25,7 +25,9 @@
 // Accuracy: test/cpu-loops.test.ts checks each against Math.* in f64 over
 // wide ranges (within 3 ulp of f32).
 
-export type MathFn = "exp4" | "tanh4" | "sigmoid4" | "log4" | "softplus4";
+/** The helpers, in the order a module declares them. */
+export const MATH_FNS = ["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const;
+export type MathFn = (typeof MATH_FNS)[number];
 
 const splat = (v: number) => `(f32x4.splat (f32.const ${v}))`;
 const get = (x: string) => `(local.get $${x})`;
@@ -123,5 +125,5 @@ export function mathFunctions(used: ReadonlySet<MathFn>): string[] {
     DEPS[f].forEach(add);
   };
   used.forEach(add);
-  return (["exp4", "tanh4", "sigmoid4", "log4", "softplus4"] as const).filter((f) => all.has(f)).flatMap((f) => TEXT[f]);
+  return MATH_FNS.filter((f) => all.has(f)).flatMap((f) => TEXT[f]);
 }
