@@ -216,10 +216,11 @@ export function compileSpec(ls: LoadedSpec, opts: CompileSpecOptions = {}): Comp
     [
       header,
       "// Standalone trainer, with dlt-train's options: npx tsx train.ts [--data DIR] [--resume] [--epochs N] ...",
-      `import { runMain } from ${jsString(RUNTIME_NODE_MODULE)};`,
+      `import { runMain, seedOption } from ${jsString(RUNTIME_NODE_MODULE)};`,
       'import { Model } from "./model.ts";',
       "",
-      "await runMain(new Model(), process.argv.slice(2));",
+      "const argv = process.argv.slice(2);",
+      "await runMain(new Model({ seed: seedOption(argv) }), argv);",
       "",
     ].join("\n"),
   );

@@ -159,7 +159,13 @@ export interface ModelDescription {
   readonly name: string;
   /** sha256 of the spec text the model was generated from (hex, 16 chars). */
   readonly specHash: string;
+  /** The seed of every random draw: initialisation, shuffles, the random
+   * ops' counters. The spec's, or a run's own (`ModelOptions.seed`). */
   readonly seed: number;
+  /** Set when a run's seed replaced the spec's (`dlt-train --seed`): the
+   * spec's seed, which the data's seeded splits keep, so that every seed of
+   * a model is validated and tested on the same examples. */
+  readonly dataSeed?: number;
   readonly params: readonly ParamDesc[];
   /** Non-trained tensors carried between steps (optimizer slots, chains). */
   readonly state: readonly ParamDesc[];
@@ -265,5 +271,26 @@ export interface CompiledModel {
   sample?(index: number, batch: Batch, out: Record<string, Float32Array>, call: number): void;
 }
 
+/** What a model is built with besides its description (`new Model(options)`). */
+export interface ModelOptions {
+  /** Another seed for the run's random draws (initialisation, shuffles,
+   * dropout and sampler draws): an integer 0 .. 2^32 - 1. The data's splits
+   * keep the spec's seed. */
+  readonly seed?: number;
+}
+
+/** The largest seed: the WebGPU kernels take it as a u32. */
+export const MAX_SEED = 0xffffffff;
+
+/** The description a model built with `options` runs: the spec's, or a copy
+ * with the run's seed (the spec's kept as `dataSeed`). Throws RangeError on
+ * a seed that is not an integer 0 .. 2^32 - 1. */
+export function describeRun(description: ModelDescription, options: ModelOptions = {}): ModelDescription {
+  const seed = options.seed;
+  if (seed === undefined || seed === description.seed) return description;
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`seed ${seed}: a seed is an integer 0 .. ${MAX_SEED}`);
+  return { ...description, seed, dataSeed: description.dataSeed ?? description.seed };
+}
+
 /** The class a generated model.ts exports as `Model`. */
-export type ModelConstructor = new () => CompiledModel;
+export type ModelConstructor = new (options?: ModelOptions) => CompiledModel;

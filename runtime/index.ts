@@ -44,7 +44,8 @@ export type { GpuModel } from "./webgpu/executor.ts";
 export { browserDevice, NoWebGpuError } from "./webgpu/device.ts";
 
 // The contract with generated code (model.ts, webgpu.ts).
-export type { Batch, CompiledModel, ModelConstructor, ModelDescription, DataDesc, TensorDesc, ParamDesc, InitDesc, RuntimeDType, PhaseDesc, EarlyStoppingDesc, PlateauDesc, RecordDesc, SplitMetricDesc, SamplerDesc, ImageDesc, ImageWhen } from "./compiled-model.ts";
+export { describeRun, MAX_SEED } from "./compiled-model.ts";
+export type { Batch, CompiledModel, ModelConstructor, ModelDescription, ModelOptions, DataDesc, TensorDesc, ParamDesc, InitDesc, RuntimeDType, PhaseDesc, EarlyStoppingDesc, PlateauDesc, RecordDesc, SplitMetricDesc, SamplerDesc, ImageDesc, ImageWhen } from "./compiled-model.ts";
 export type { GpuPlan } from "./webgpu/plan.ts";
 export { cpuThreads, createArena, createKernels, instantiateLoops, precompileModules } from "./cpu/kernels.ts";
 export type { Kernels } from "./cpu/kernels.ts";

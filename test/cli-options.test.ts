@@ -63,7 +63,7 @@ describe("dlt-compile", () => {
     const r = run("dlt-compile.mjs", ["specs/logreg.yaml", "--out", dir]);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ["model.ts", "webgpu.ts", "train.ts", "loops-wasm.ts"]) expect(existsSync(join(dir, f)), f).toBe(true);
-    expect(readFileSync(join(dir, "train.ts"), "utf8")).toContain('import { runMain } from "dlt/runtime/node";');
+    expect(readFileSync(join(dir, "train.ts"), "utf8")).toContain('import { runMain, seedOption } from "dlt/runtime/node";');
     const env = { ...process.env, NODE_OPTIONS: "--conditions=dlt-source" };
     const t = spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(dir, "train.ts"), "--steps", "3", "--out", join(OUT, "run"), "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 120_000, env });
     expect(t.stdout + t.stderr).toContain("stopped at global step 3");

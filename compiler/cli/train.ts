@@ -3,9 +3,10 @@
 // generated model on the runtime's trainer.
 import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import type { CompiledModel, ModelDescription } from "../../runtime/compiled-model.ts";
+import { describeRun } from "../../runtime/compiled-model.ts";
+import type { CompiledModel, ModelConstructor, ModelDescription } from "../../runtime/compiled-model.ts";
 import { runEval } from "../../runtime/node/eval.ts";
-import { optionsHelp, parseBackend, runMain, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
+import { optionsHelp, parseBackend, runMain, seedOption, TRAIN_OPTIONS } from "../../runtime/node/main.ts";
 import { acquireDevice, NoGpuError } from "../../runtime/node/webgpu.ts";
 import { debugRequested, topLevelError } from "../../runtime/node/errors.ts";
 import { createGpuModel, GpuPlanError } from "../../runtime/webgpu/executor.ts";
@@ -69,14 +70,16 @@ async function main(argv: string[]): Promise<number> {
     const stamp = fresh && (generated === undefined || fresh.dir === resolve(generated)) ? fresh : undefined;
     const dir = stamp?.dir ?? (await compileForTraining(file, specText, generated));
     if (webgpu) for (const line of stamp?.gpuWarnings ?? lastGpuWarnings) process.stderr.write(`${line}\n`);
-    const { description, Model } = await importGenerated<{ description: ModelDescription; Model: new () => CompiledModel }>(join(dir, "model.ts"));
+    const { description, Model } = await importGenerated<{ description: ModelDescription; Model: ModelConstructor }>(join(dir, "model.ts"));
+    // --seed builds the model with the run's seed (runMain checks it did).
+    const seed = evaluating ? undefined : seedOption(argv);
     if (webgpu) {
       const gpu = await importGenerated<{ plan: GpuPlan }>(join(dir, "webgpu.ts"));
       const acquired = await acquireDevice();
       process.stderr.write(`webgpu: ${acquired.description}\n`);
-      model = await createGpuModel(description, gpu.plan, acquired.device);
+      model = await createGpuModel(describeRun(description, { seed }), gpu.plan, acquired.device);
     } else {
-      model = new Model();
+      model = new Model({ seed });
     }
   } catch (e) {
     if (e instanceof NoGpuError || e instanceof GpuPlanError) {

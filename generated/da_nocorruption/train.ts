@@ -2,7 +2,8 @@
 // Do not edit: change the spec and run `npx dlt-compile` again.
 
 // Standalone trainer, with dlt-train's options: npx tsx train.ts [--data DIR] [--resume] [--epochs N] ...
-import { runMain } from "dlt/runtime/node";
+import { runMain, seedOption } from "dlt/runtime/node";
 import { Model } from "./model.ts";
 
-await runMain(new Model(), process.argv.slice(2));
+const argv = process.argv.slice(2);
+await runMain(new Model({ seed: seedOption(argv) }), argv);

@@ -73,6 +73,9 @@ export interface CheckpointContents {
   readonly trainer: TrainerState;
   /** Set when the checkpoint was written for another version of the spec. */
   readonly specChanged?: string;
+  /** The seed of the run that wrote it ("dlt.seed"; absent in checkpoints
+   * of earlier runtimes, which ran the spec's seed). */
+  readonly seed?: number;
 }
 
 function f32(shape: readonly number[], data: Float32Array): StTensor {
@@ -98,14 +101,14 @@ export function encodeCheckpoint(
   if (best) for (const p of desc.params) tensors.set(`best/${p.name}`, f32(p.shape, best[p.name]));
   // A sampling phase's draws so far (runtime/train/records.ts).
   for (const r of recordShapes(desc)) tensors.set(`record/${r.name}`, f32(r.shape, records[r.name]));
-  return encodeSafetensors(tensors, { [STATE_KEY]: stateToJson(trainer), "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
+  return encodeSafetensors(tensors, { [STATE_KEY]: stateToJson(trainer), "dlt.spec_hash": desc.specHash, "dlt.model": desc.name, "dlt.seed": String(desc.seed) });
 }
 
 /** The exported best model: parameters under their own names. */
 export function encodeParams(desc: ModelDescription, params: Readonly<Record<string, Float32Array>>, info: Record<string, string>): Uint8Array {
   const tensors = new Map<string, StTensor>();
   for (const p of desc.params) tensors.set(p.name, f32(p.shape, params[p.name]));
-  return encodeSafetensors(tensors, { ...info, "dlt.spec_hash": desc.specHash, "dlt.model": desc.name });
+  return encodeSafetensors(tensors, { ...info, "dlt.spec_hash": desc.specHash, "dlt.model": desc.name, "dlt.seed": String(desc.seed) });
 }
 
 /** A checkpoint written for another version of the spec resumes when every
@@ -162,7 +165,9 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDes
   for (const name of st.tensors.keys()) {
     if (!used.has(name)) throw new CheckpointError(`${file}: unexpected tensor "${name}" (not in the model description)`);
   }
-  return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}) };
+  const seed = st.metadata["dlt.seed"];
+  if (seed !== undefined && !/^[0-9]+$/.test(seed)) throw new CheckpointError(`error[E044]: ${file}: "dlt.seed" is "${seed}", not a seed`);
+  return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}), ...(seed !== undefined ? { seed: Number(seed) } : {}) };
 }
 
 /** A saved file of this model as dlt-eval and dlt-export read it: a full

@@ -44,7 +44,7 @@ export async function runEval(model: CompiledModel | undefined, argv: readonly s
       checkpoint = argv[++i];
       if (checkpoint === undefined || checkpoint.startsWith("--")) return usage("--checkpoint needs a file");
     } else if (a === "--last") last = true;
-    else if (["--resume", "--overwrite", "--epochs", "--steps", "--checkpoint-every", "--check-grad"].includes(a)) return usage(`${a} is a training option; dlt-eval only evaluates`);
+    else if (["--resume", "--overwrite", "--epochs", "--steps", "--checkpoint-every", "--check-grad", "--seed"].includes(a)) return usage(`${a} is a training option; dlt-eval only evaluates`);
     else rest.push(a);
   }
   if (last && checkpoint) return usage("--last and --checkpoint both name the parameters: give one");

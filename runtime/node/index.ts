@@ -27,4 +27,4 @@ export { acquireDevice, NoGpuError } from "./webgpu.ts";
 export type { AcquiredDevice, AcquireOptions } from "./webgpu.ts";
 
 // The command line of a generated trainer (generated/<model>/train.ts).
-export { runMain } from "./main.ts";
+export { runMain, seedOption } from "./main.ts";

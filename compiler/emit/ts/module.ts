@@ -177,8 +177,8 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const splits = [...rendered.entries()].some(([fn, r]) => fn.kind === "step" && twoThreadsPay(r.split));
   // One import of the runtime, by package name (see ../runtime-module.ts).
   const runtimeNames = [
-    ...["Batch", "CompiledModel", "ModelDescription", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),
-    ...["createArena", ...(splits ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
+    ...["Batch", "CompiledModel", "ModelDescription", "ModelOptions", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),
+    ...["createArena", "describeRun", ...(splits ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
   ].sort((a, b) => a.n.toLowerCase().localeCompare(b.n.toLowerCase()));
   imports.push(`import { ${runtimeNames.map((x) => (x.type ? `type ${x.n}` : x.n)).join(", ")} } from ${jsString(RUNTIME_MODULE)};`);
   if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
@@ -194,7 +194,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     }),
   );
   const properties: PropertyDecl[] = [
-      { name: "desc", isReadonly: true, initializer: "description", type: "ModelDescription" },
+      { name: "desc", isReadonly: true, type: "ModelDescription", docs: "The spec's description, or with `options.seed` a copy with the run's seed." },
       {
         name: "mem",
         isPrivate: true,
@@ -215,9 +215,12 @@ export function emitModule(m: ModuleInput): EmittedModule {
   ];
   // A constant that only kernels read, by address (a concat's padding
   // copied by copyRuns), needs its fill but no field: it is filled once here.
-  const constructorStatements = arena.fields
-    .filter((b) => !fieldsRead.has(b.name) && b.fill !== undefined && b.fill !== 0)
-    .map((b) => `${view(b.ctor, b.offset, b.size)}.fill(${fillLiteral(b)}); // ${b.name}`);
+  const constructorStatements = [
+    "this.desc = describeRun(description, options);",
+    ...arena.fields
+      .filter((b) => !fieldsRead.has(b.name) && b.fill !== undefined && b.fill !== 0)
+      .map((b) => `${view(b.ctor, b.offset, b.size)}.fill(${fillLiteral(b)}); // ${b.name}`),
+  ];
   const methods: MethodDecl[] = [];
   methods.push({
     name: "trainStep",
@@ -259,7 +262,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
     });
   }
   methods.push(...stepMethods, ...samplerMethods);
-  declarations.push(classDecl({ name: "Model", isExported: true, implements: ["CompiledModel"], properties, constructorStatements, methods }));
+  declarations.push(classDecl({ name: "Model", isExported: true, implements: ["CompiledModel"], properties, constructorParameters: ["options: ModelOptions = {}"], constructorStatements, methods }));
   return { model: m.header + sourceFile(imports, declarations), ...(loops ? { loops } : {}) };
 }
 

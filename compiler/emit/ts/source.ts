@@ -140,7 +140,10 @@ export interface ClassDecl {
   readonly isExported?: boolean;
   readonly implements?: readonly string[];
   readonly properties: readonly PropertyDecl[];
-  /** The constructor's body (after the property initializers); none when empty. */
+  /** The constructor's parameters, e.g. "options: ModelOptions = {}". */
+  readonly constructorParameters?: readonly string[];
+  /** The constructor's body (after the property initializers); none when
+   * empty and without parameters. */
   readonly constructorStatements?: readonly string[];
   readonly methods: readonly MethodDecl[];
 }
@@ -156,7 +159,9 @@ export function classDecl(c: ClassDecl): string[] {
     ...indentLines(m.statements, 2),
     `${INDENT}}`,
   ]);
-  const ctor = c.constructorStatements?.length ? [[`${INDENT}constructor() {`, ...indentLines(c.constructorStatements, 2), `${INDENT}}`]] : [];
+  const params = c.constructorParameters ?? [];
+  const body = c.constructorStatements ?? [];
+  const ctor = body.length || params.length ? [[`${INDENT}constructor(${params.join(", ")}) {`, ...indentLines(body, 2), `${INDENT}}`]] : [];
   const members = [props, ...ctor, ...methods].filter((x) => x.length > 0);
   return [head, ...members.flatMap((m, i) => (i === 0 ? m : ["", ...m])), "}"];
 }
