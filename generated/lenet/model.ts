@@ -290,13 +290,11 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$5 = 0;
-      for (let c$2 = 0; c$2 < 500; c$2++) {
-        for (let c$3 = 0; c$3 < 10; c$3++) {
-          const o$4 = c$2;
-          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_add[s$5++]);
-        }
+      for (let r$2 = 0; r$2 < 500; r$2++) {
+        let m$4 = -Infinity;
+        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_add[s$5++]);
+        p_y_given_x_reducemax[r$2] = m$4;
       }
     }
 
@@ -451,13 +449,11 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$5 = 0;
-      for (let c$2 = 0; c$2 < 500; c$2++) {
-        for (let c$3 = 0; c$3 < 10; c$3++) {
-          const o$4 = c$2;
-          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_add[s$5++]);
-        }
+      for (let r$2 = 0; r$2 < 500; r$2++) {
+        let m$4 = -Infinity;
+        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_add[s$5++]);
+        p_y_given_x_reducemax[r$2] = m$4;
       }
     }
 

@@ -167,13 +167,11 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
-      for (let c$0 = 0; c$0 < 600; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
-        }
+      for (let r$0 = 0; r$0 < 600; r$0++) {
+        let m$2 = -Infinity;
+        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_add[s$3++]);
+        p_y_given_x_reducemax[r$0] = m$2;
       }
     }
 
@@ -272,13 +270,11 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/logreg.yaml:17 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
-      for (let c$0 = 0; c$0 < 600; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_add[s$3++]);
-        }
+      for (let r$0 = 0; r$0 < 600; r$0++) {
+        let m$2 = -Infinity;
+        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_add[s$3++]);
+        p_y_given_x_reducemax[r$0] = m$2;
       }
     }
 

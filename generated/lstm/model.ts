@@ -559,13 +559,11 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_add(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
-      p_y_reducemax.fill(-Infinity);
       let s$9 = 0;
-      for (let c$6 = 0; c$6 < 16; c$6++) {
-        for (let c$7 = 0; c$7 < 2; c$7++) {
-          const o$8 = c$6;
-          p_y_reducemax[o$8] = Math.max(p_y_reducemax[o$8], p_y_add[s$9++]);
-        }
+      for (let r$6 = 0; r$6 < 16; r$6++) {
+        let m$8 = -Infinity;
+        for (let j$7 = 0; j$7 < 2; j$7++) m$8 = Math.max(m$8, p_y_add[s$9++]);
+        p_y_reducemax[r$6] = m$8;
       }
     }
 
@@ -847,13 +845,11 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_add(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
-      p_y_reducemax.fill(-Infinity);
       let s$9 = 0;
-      for (let c$6 = 0; c$6 < 16; c$6++) {
-        for (let c$7 = 0; c$7 < 2; c$7++) {
-          const o$8 = c$6;
-          p_y_reducemax[o$8] = Math.max(p_y_reducemax[o$8], p_y_add[s$9++]);
-        }
+      for (let r$6 = 0; r$6 < 16; r$6++) {
+        let m$8 = -Infinity;
+        for (let j$7 = 0; j$7 < 2; j$7++) m$8 = Math.max(m$8, p_y_add[s$9++]);
+        p_y_reducemax[r$6] = m$8;
       }
     }
 

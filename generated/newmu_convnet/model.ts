@@ -408,13 +408,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$12 = 0;
-      for (let c$9 = 0; c$9 < 128; c$9++) {
-        for (let c$10 = 0; c$10 < 10; c$10++) {
-          const o$11 = c$9;
-          p_y_given_x_reducemax[o$11] = Math.max(p_y_given_x_reducemax[o$11], p_y_given_x_matmul[s$12++]);
-        }
+      for (let r$9 = 0; r$9 < 128; r$9++) {
+        let m$11 = -Infinity;
+        for (let j$10 = 0; j$10 < 10; j$10++) m$11 = Math.max(m$11, p_y_given_x_matmul[s$12++]);
+        p_y_given_x_reducemax[r$9] = m$11;
       }
     }
 
@@ -675,13 +673,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$13 = 0;
-      for (let c$10 = 0; c$10 < 128; c$10++) {
-        for (let c$11 = 0; c$11 < 10; c$11++) {
-          const o$12 = c$10;
-          p_y_given_x_reducemax[o$12] = Math.max(p_y_given_x_reducemax[o$12], p_y_given_x_matmul[s$13++]);
-        }
+      for (let r$10 = 0; r$10 < 128; r$10++) {
+        let m$12 = -Infinity;
+        for (let j$11 = 0; j$11 < 10; j$11++) m$12 = Math.max(m$12, p_y_given_x_matmul[s$13++]);
+        p_y_given_x_reducemax[r$10] = m$12;
       }
     }
 

@@ -149,13 +149,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
-        }
+      for (let r$0 = 0; r$0 < 128; r$0++) {
+        let m$2 = -Infinity;
+        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_matmul[s$3++]);
+        p_y_given_x_reducemax[r$0] = m$2;
       }
     }
 
@@ -250,13 +248,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$3 = 0;
-      for (let c$0 = 0; c$0 < 128; c$0++) {
-        for (let c$1 = 0; c$1 < 10; c$1++) {
-          const o$2 = c$0;
-          p_y_given_x_reducemax[o$2] = Math.max(p_y_given_x_reducemax[o$2], p_y_given_x_matmul[s$3++]);
-        }
+      for (let r$0 = 0; r$0 < 128; r$0++) {
+        let m$2 = -Infinity;
+        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_matmul[s$3++]);
+        p_y_given_x_reducemax[r$0] = m$2;
       }
     }
 

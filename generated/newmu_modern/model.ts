@@ -240,13 +240,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$4 = 0;
-      for (let c$1 = 0; c$1 < 128; c$1++) {
-        for (let c$2 = 0; c$2 < 10; c$2++) {
-          const o$3 = c$1;
-          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
-        }
+      for (let r$1 = 0; r$1 < 128; r$1++) {
+        let m$3 = -Infinity;
+        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_matmul[s$4++]);
+        p_y_given_x_reducemax[r$1] = m$3;
       }
     }
 
@@ -387,13 +385,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-modern.yaml:23 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$5 = 0;
-      for (let c$2 = 0; c$2 < 128; c$2++) {
-        for (let c$3 = 0; c$3 < 10; c$3++) {
-          const o$4 = c$2;
-          p_y_given_x_reducemax[o$4] = Math.max(p_y_given_x_reducemax[o$4], p_y_given_x_matmul[s$5++]);
-        }
+      for (let r$2 = 0; r$2 < 128; r$2++) {
+        let m$4 = -Infinity;
+        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_matmul[s$5++]);
+        p_y_given_x_reducemax[r$2] = m$4;
       }
     }
 

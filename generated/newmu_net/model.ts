@@ -173,13 +173,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$4 = 0;
-      for (let c$1 = 0; c$1 < 128; c$1++) {
-        for (let c$2 = 0; c$2 < 10; c$2++) {
-          const o$3 = c$1;
-          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
-        }
+      for (let r$1 = 0; r$1 < 128; r$1++) {
+        let m$3 = -Infinity;
+        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_matmul[s$4++]);
+        p_y_given_x_reducemax[r$1] = m$3;
       }
     }
 
@@ -285,13 +283,11 @@ export class Model implements CompiledModel {
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$4 = 0;
-      for (let c$1 = 0; c$1 < 128; c$1++) {
-        for (let c$2 = 0; c$2 < 10; c$2++) {
-          const o$3 = c$1;
-          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_matmul[s$4++]);
-        }
+      for (let r$1 = 0; r$1 < 128; r$1++) {
+        let m$3 = -Infinity;
+        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_matmul[s$4++]);
+        p_y_given_x_reducemax[r$1] = m$3;
       }
     }
 

@@ -340,13 +340,11 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:49 p_y: p_y_reducemax = reduce_max(rnn_scan_out0)
     {
-      p_y_reducemax.fill(-Infinity);
       let s$9 = 0;
-      for (let c$6 = 0; c$6 < 46; c$6++) {
-        for (let c$7 = 0; c$7 < 127; c$7++) {
-          const o$8 = c$6;
-          p_y_reducemax[o$8] = Math.max(p_y_reducemax[o$8], rnn_scan_out0[s$9++]);
-        }
+      for (let r$6 = 0; r$6 < 46; r$6++) {
+        let m$8 = -Infinity;
+        for (let j$7 = 0; j$7 < 127; j$7++) m$8 = Math.max(m$8, rnn_scan_out0[s$9++]);
+        p_y_reducemax[r$6] = m$8;
       }
     }
 
@@ -516,13 +514,11 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducemax = reduce_max(rnn_scan_out0)
     {
-      nll_expr_reducemax.fill(-Infinity);
       let s$11 = 0;
-      for (let c$8 = 0; c$8 < 46; c$8++) {
-        for (let c$9 = 0; c$9 < 127; c$9++) {
-          const o$10 = c$8;
-          nll_expr_reducemax[o$10] = Math.max(nll_expr_reducemax[o$10], rnn_scan_out0[s$11++]);
-        }
+      for (let r$8 = 0; r$8 < 46; r$8++) {
+        let m$10 = -Infinity;
+        for (let j$9 = 0; j$9 < 127; j$9++) m$10 = Math.max(m$10, rnn_scan_out0[s$11++]);
+        nll_expr_reducemax[r$8] = m$10;
       }
     }
 

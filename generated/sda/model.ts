@@ -404,13 +404,11 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$4 = 0;
       {
-        for (let c$2 = 0; c$2 < 10; c$2++) {
-          const o$3 = 0;
-          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
-        }
+        let m$3 = -Infinity;
+        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
+        p_y_given_x_reducemax[0] = m$3;
       }
     }
 
@@ -803,13 +801,11 @@ export class Model implements CompiledModel {
     this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      p_y_given_x_reducemax.fill(-Infinity);
       let s$4 = 0;
       {
-        for (let c$2 = 0; c$2 < 10; c$2++) {
-          const o$3 = 0;
-          p_y_given_x_reducemax[o$3] = Math.max(p_y_given_x_reducemax[o$3], p_y_given_x_add[s$4++]);
-        }
+        let m$3 = -Infinity;
+        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
+        p_y_given_x_reducemax[0] = m$3;
       }
     }
 
