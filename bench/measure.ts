@@ -97,8 +97,18 @@ async function initialModel(name: BenchModelName): Promise<{ m: CompiledModel; p
 }
 
 async function benchInputs(name: MnistModelName): Promise<{ model: BenchModel; batches: BenchBatch[] }> {
-  const { m, params } = await initialModel(name);
-  const hp = specHyperparameters(name);
+  const { m, params: all } = await initialModel(name);
+  const { trained, ...hp } = specHyperparameters(name);
+  // The phase's own parameters only, where it lists them (sda's fine-tuning
+  // leaves the dAs' visible biases out).
+  const params = trained
+    ? Object.fromEntries(
+        trained.map((n) => {
+          if (!all[n]) throw new Error(`${name}: phase ${hp.phase} trains ${n}, which generated/${name} has not`);
+          return [n, all[n]];
+        }),
+      )
+    : all;
   const label = m.desc.inputs.find((i) => i.dtype === "i32");
   const model: BenchModel = { name, classes: label?.classes ?? 10, ...hp, params };
   const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });

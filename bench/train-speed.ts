@@ -4,7 +4,9 @@
 // mlp, lenet, lstm), TensorFlow.js on its wasm and cpu backends,
 // jax-js under jit on its wasm device) train the spec's model, from the same
 // initial parameters on the same minibatches of the embedded MNIST digits
-// (rnnslu, the Elman RNN: on the same ATIS sentences, one a step, see
+// (sda: the stacked denoising autoencoder's fine-tuning step, its phase
+// "finetune", from the initial parameters: the pretraining phases do not run;
+// rnnslu, the Elman RNN: on the same ATIS sentences, one a step, see
 // bench/peers/rnn.ts; examples/s is then sentences/s; lstm: on the same
 // minibatches of 16 rt-polarity sentences with the same dropout masks, see
 // bench/peers/lstm.ts; rnnrbm: on the same Nottingham pieces, one a step, with
@@ -15,15 +17,16 @@
 // time; the table gives the median examples/s, the spread, and the ratio
 // ours/peer (> 1: ours is faster).
 //
-//   npm run bench                                   # logreg, mlp, lenet, da, dnn, rbm, rnnslu, lstm, rnnrbm × ours, torch, tfjs-wasm, tfjs-cpu, jax
+//   npm run bench                                   # logreg, mlp, lenet, da, sda, dnn, rbm, dbn, newmu_convnet, rnnslu, lstm, rnnrbm × ours, torch, tfjs-wasm, tfjs-cpu, jax
 //   npm run bench -- --models rnnslu --repeats 5
 //   npm run bench -- --models lstm --repeats 3
 //   npm run bench -- --models rnnrbm --repeats 3
 //   npm run bench -- --models mlp --peers ours,jax --repeats 9
+//   npm run bench -- --models sda --peers ours,torch,tfjs-wasm,jax --repeats 3
 //   npm run bench -- --backend cpu,webgpu --peers ours   # our WebGPU program too (llvmpipe without a GPU)
 //   npm run bench -- --models lenet --peers ours,tfjs-cpu --limit 600   # let a very slow peer finish
 //
-// Options: --models (logreg,mlp,lenet,da,dnn,rbm,dbn,newmu_convnet,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
+// Options: --models (logreg,mlp,lenet,da,sda,dnn,rbm,dbn,newmu_convnet,rnnslu,lstm,rnnrbm), --peers (ours,torch,tfjs-wasm,
 // tfjs-cpu,jax; also jax-eager), --backend (ours' backends: cpu, webgpu),
 // --repeats (5), --steps (steps per repeat; default: enough for --seconds,
 // 1 s; for rnnslu, lstm and rnnrbm rounded up to whole passes over their inputs), --limit
@@ -212,7 +215,10 @@ async function main(): Promise<void> {
       process.stderr.write(`${model}/${r.label}: `);
       const o = await runChild({ model, impl: r.impl, backend: r.backend, ...base }, r.label, batch);
       const varied = model === "rnnslu" || model === "lstm" || model === "rnnrbm";
-      const s = summarize(o, varied ? 3 : 2, varied);
+      // sda: W4 starts at zero, so the first update moves only the output
+      // layer; the third cost is the first that the hidden layers' update
+      // reaches.
+      const s = summarize(o, varied || model === "sda" ? 3 : 2, varied);
       outcomes.push({ o, s });
       perRound[ri]!.push(s.bound ? undefined : s.rate);
       for (const e of o.events) {
@@ -252,6 +258,8 @@ async function main(): Promise<void> {
                 ? "reconstruction cross-entropy (the reported figure) of the first two steps of the first RBM's CD-1 (same start, same batches, same Gibbs uniforms)"
               : model === "rbm"
                 ? "pseudo-likelihood (the reported figure) of the first two steps (same start, same batches, same Gibbs uniforms)"
+              : model === "sda"
+                ? "minibatch cost of the first three fine-tuning steps (same start, no pretraining, same batches; W4 starts at zero, so the third is the first the hidden layers' update reaches)"
               : "minibatch cost of the first two steps (same start, same batches)";
     const check = costCheck(outcomes);
     if (costs.length > 0) notes.add(`${model}: ${what}: ${costs.join("; ")}${check ? `; ${check}` : ""}`);

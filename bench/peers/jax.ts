@@ -59,6 +59,13 @@ function forward(jax: Jax, model: BenchModel, p: Params, x: Arr): Arr {
       return np.dot(x, p.W!).add(p.b!);
     case "mlp":
       return np.dot(np.tanh(np.dot(x, p.W1!).add(p.b1!)), p.W2!).add(p.b2!);
+    case "sda": {
+      // The SdA's fine-tuning net: three sigmoid layers, the softmax's logits.
+      const h1 = jax.nn.sigmoid(np.dot(x, p.W1!).add(p.b1!));
+      const h2 = jax.nn.sigmoid(np.dot(h1, p.W2!).add(p.b2!));
+      const h3 = jax.nn.sigmoid(np.dot(h2, p.W3!).add(p.b3!));
+      return np.dot(h3, p.W4!).add(p.b4!);
+    }
     case "lenet": {
       // NCHW / OIHW as the generated model; lax.conv correlates, so the
       // filters were flipped once at prepare time (Theano's conv2d convolves).

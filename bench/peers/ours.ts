@@ -35,9 +35,14 @@ export function oursPeer(backend: string): Peer {
       : `ours-${backend}: generated/<model>/webgpu.ts on ${device ?? "?"}`;
   };
   /** An MNIST model's trainer on minibatches {x, y}: keyed by the model's
-   * input names, the f32 input gets the pixels, the i32 input the labels. */
-  const mnist = async (model: { readonly name: string; readonly batchSize: number }, batches: readonly { readonly x: Float32Array; readonly y: Int32Array }[]): Promise<StepRunner> => {
+   * input names, the f32 input gets the pixels, the i32 input the labels.
+   * It runs the step of the phase named `model.phase` (sda: "finetune",
+   * the last of its four), or of the first phase. */
+  const mnist = async (model: { readonly name: string; readonly batchSize: number; readonly phase?: string }, batches: readonly { readonly x: Float32Array; readonly y: Int32Array }[]): Promise<StepRunner> => {
     const { model: m, device } = await makeModel(model.name, backend);
+    const phase = model.phase === undefined ? m.desc.phases[0] : m.desc.phases.find((p) => p.name === model.phase);
+    if (!phase) throw new Error(`generated/${model.name} has no phase "${model.phase}" (recompile)`);
+    const fn = phase.step;
     initModel(m, { trainExamples: batches.length * model.batchSize });
     m.upload?.();
     if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
@@ -45,7 +50,7 @@ export function oursPeer(backend: string): Peer {
     note = describe(device);
     let k = 0;
     const gpu = "profileStep" in m ? (m as GpuModel) : undefined;
-    return { step: () => m.trainStep(0, own[k % own.length]!, k++), ...(gpu ? { profile: () => gpu.profileStep(0, PROFILE_REPS) } : {}) };
+    return { step: () => m.trainStep(fn, own[k % own.length]!, k++), ...(gpu ? { profile: () => gpu.profileStep(fn, PROFILE_REPS) } : {}) };
   };
   return {
     name: backend === "cpu" ? "ours" : `ours-${backend}`,

@@ -12,9 +12,11 @@ import type { RnnModel, Sentence } from "./rnn.ts";
 import type { RbmPiece, RnnRbmModel } from "./rnnrbm.ts";
 import type { ExtraBatch, ExtraModel, ExtraModelName } from "./mnist-extra.ts";
 
-export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "dnn", "rbm", "dbn", "newmu_convnet", "rnnslu", "lstm", "rnnrbm"] as const;
+export const BENCH_MODELS = ["logreg", "mlp", "lenet", "da", "sda", "dnn", "rbm", "dbn", "newmu_convnet", "rnnslu", "lstm", "rnnrbm"] as const;
 export type BenchModelName = (typeof BENCH_MODELS)[number];
-/** The MNIST models, trained on minibatches {x, y} through `Peer.prepare`;
+/** The MNIST models (logreg, mlp, lenet, and sda: the stacked denoising
+ * autoencoder's fine-tuning phase), trained on minibatches {x, y} through
+ * `Peer.prepare`;
  * rnnslu (one sentence a step) goes through `Peer.prepareRnn` (rnn.ts),
  * lstm (minibatches of sentences) through `Peer.prepareLstm` (lstm.ts),
  * rnnrbm (one piece of music a step) through `Peer.prepareRnnRbm` (rnnrbm.ts),
@@ -33,7 +35,10 @@ export interface BenchModel {
   readonly name: MnistModelName;
   readonly batchSize: number;
   readonly classes: number;
-  /** SGD learning rate of the spec's first phase. */
+  /** Name of the spec's phase the bench trains (BENCH_PHASE: the first
+   * phase, except the SdA's "finetune"); ours runs that phase's step. */
+  readonly phase: string;
+  /** SGD learning rate of that phase. */
   readonly lr: number;
   /** L1 / L2 penalty weights (0 when the spec has none) and their parameters.
    * L2 is the squared norm (the tutorial's L2_sqr), L1 the sum of |w|. */
@@ -44,7 +49,8 @@ export interface BenchModel {
   /** Initial parameters in the generated model's layout (read-only: a peer
    * copies or converts them): dense weights [in, out], conv filters
    * [out, in, kh, kw] for a true convolution (flipped, as Theano's conv2d),
-   * biases as in the spec. */
+   * biases as in the spec. Only the parameters the phase trains where the
+   * spec's phase lists them (sda: W1…b4, not the dAs' visible biases). */
   readonly params: Readonly<Record<string, { readonly shape: readonly number[]; readonly data: Float32Array }>>;
 }
 
@@ -87,27 +93,59 @@ export interface Peer {
   note?(): string | undefined;
 }
 
-/** The hyperparameters of specs/<name>.yaml that the peers must match. */
-export function specHyperparameters(name: MnistModelName, specPath = `specs/${name}.yaml`): Pick<BenchModel, "batchSize" | "lr" | "l1" | "l2" | "l1Params" | "l2Params"> {
+/** The phase of specs/<name>.yaml each MNIST bench model trains, by name
+ * (absent: the spec's first phase). The SdA's pretraining phases do not
+ * run: the bench times its fine-tuning step from the initial parameters
+ * (the generated model's initialisation, W4 zeros). */
+export const BENCH_PHASE: Partial<Record<MnistModelName, string>> = { sda: "finetune" };
+
+const squash = (s: string): string => s.replace(/\s+/g, "");
+
+/** The hyperparameters of specs/<name>.yaml that the peers must match, and
+ * `trained`: the parameters its phase lists (undefined: all of them). */
+export function specHyperparameters(
+  name: MnistModelName,
+  specPath = `specs/${name}.yaml`,
+): Pick<BenchModel, "batchSize" | "phase" | "lr" | "l1" | "l2" | "l1Params" | "l2Params"> & { readonly trained?: readonly string[] } {
   const spec = parse(readFileSync(specPath, "utf8")) as {
     data: { batch_size: number };
-    losses: Record<string, Record<string, { weight?: number; params?: string[] }>>;
-    phases: { loss: string; optimizer: { sgd?: { lr: number } } }[];
+    graph: Record<string, unknown>;
+    losses: Record<string, Record<string, { probs?: string; labels?: string; weight?: number; params?: string[] }>>;
+    phases: { name: string; loss: string; params?: string[]; optimizer: { sgd?: { lr: number } } }[];
   };
-  const phase = spec.phases[0]!;
+  const wanted = BENCH_PHASE[name];
+  const phase = wanted === undefined ? spec.phases[0]! : spec.phases.find((p) => p.name === wanted);
+  if (!phase) throw new Error(`${specPath}: no phase named "${wanted}"`);
   const sgd = phase.optimizer.sgd;
   if (!sgd || Object.keys(phase.optimizer).length !== 1) throw new Error(`${specPath}: the peers implement plain SGD only`);
   const terms = spec.losses[phase.loss]!;
   for (const k of Object.keys(terms)) {
     if (k !== "nll" && k !== "l1" && k !== "l2") throw new Error(`${specPath}: loss term "${k}" is not implemented by the peers`);
   }
+  if (name === "sda") {
+    // A changed spec must fail loudly here, not be benchmarked as something else.
+    const fail = (what: string): never => {
+      throw new Error(`${specPath}: ${what}; bench/peers implement SdA.py's fine-tuning net (update bench/peers/peer.ts and the peers with the spec)`);
+    };
+    const want = (k: string, v: string): void => {
+      if (squash(JSON.stringify(spec.graph[k])) !== v) fail(`${k} is not ${v}`);
+    };
+    want("h1", '"sigmoid(x@W1+b1)"');
+    want("h2", '"sigmoid(h1@W2+b2)"');
+    want("h3", '"sigmoid(h2@W3+b3)"');
+    want("p_y_given_x", '{"dense":{"input":"h3","weight":"W4","bias":"b4","activation":"softmax"}}');
+    if (terms.nll?.probs !== "p_y_given_x" || terms.nll.weight !== undefined || Object.keys(terms).length !== 1) fail(`phase ${phase.name}'s loss is not the mean NLL of p_y_given_x`);
+    if (squash((phase.params ?? []).join(",")) !== "W1,b1,W2,b2,W3,b3,W4,b4") fail(`phase ${phase.name} does not train W1, b1, W2, b2, W3, b3, W4, b4`);
+  }
   return {
     batchSize: spec.data.batch_size,
+    phase: phase.name,
     lr: sgd.lr,
     l1: terms.l1?.weight ?? 0,
     l2: terms.l2?.weight ?? 0,
     l1Params: terms.l1?.params ?? [],
     l2Params: terms.l2?.params ?? [],
+    ...(phase.params ? { trained: phase.params } : {}),
   };
 }
 

@@ -130,6 +130,7 @@ function makeParams(tf: Tf, model: BenchModel): Params {
   const dense = (name: string): TF.Variable => v(name, p[name]!.data, [...p[name]!.shape]);
   if (model.name === "logreg") return { W: dense("W"), b: dense("b") };
   if (model.name === "mlp") return { W1: dense("W1"), b1: dense("b1"), W2: dense("W2"), b2: dense("b2") };
+  if (model.name === "sda") return Object.fromEntries(["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"].map((n) => [n, dense(n)]));
   // lenet, NHWC: filters [O, I, kh, kw] (true convolution) → HWIO (correlation);
   // per-map biases [O, 1, 1] → [O]; W3's rows from NCHW flatten order
   // (c·16 + h·4 + w) to NHWC (h·200 + w·50 + c).
@@ -163,6 +164,14 @@ function forward(tf: Tf, model: BenchModel, backend: BackendName): Forward {
       return (x, p) => tf.add(tf.matMul(x, p.W!), p.b!);
     case "mlp":
       return (x, p) => tf.add(tf.matMul(tf.tanh(tf.add(tf.matMul(x, p.W1!), p.b1!)), p.W2!), p.b2!);
+    case "sda":
+      // The SdA's fine-tuning net: three sigmoid layers, the softmax's logits.
+      return (x, p) => {
+        const h1 = tf.sigmoid(tf.add(tf.matMul(x, p.W1!), p.b1!));
+        const h2 = tf.sigmoid(tf.add(tf.matMul(h1, p.W2!), p.b2!));
+        const h3 = tf.sigmoid(tf.add(tf.matMul(h2, p.W3!), p.b3!));
+        return tf.add(tf.matMul(h3, p.W4!), p.b4!);
+      };
     case "lenet": {
       const conv = (x: TF.Tensor4D, w: TF.Tensor4D, dx: boolean): TF.Tensor4D =>
         backend === "wasm" ? conv2dWasm(tf, x, w, dx) : tf.conv2d(x, w, 1, "valid");

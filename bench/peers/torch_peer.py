@@ -78,6 +78,11 @@ def mnist_runner(model, t):
             return x @ p["W"] + p["b"]
         if name == "mlp":
             return torch.tanh(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+        if name == "sda":  # the fine-tuning net (its params only: the harness leaves the dAs' visible biases out)
+            h1 = torch.sigmoid(x @ p["W1"] + p["b1"])
+            h2 = torch.sigmoid(h1 @ p["W2"] + p["b2"])
+            h3 = torch.sigmoid(h2 @ p["W3"] + p["b3"])
+            return h3 @ p["W4"] + p["b4"]
         img = x.reshape(B, 1, 28, 28)
         c1 = torch.tanh(F.max_pool2d(F.conv2d(img, p["W1"]), 2) + p["b1"])
         c2 = torch.tanh(F.max_pool2d(F.conv2d(c1, p["W2"]), 2) + p["b2"])
