@@ -282,6 +282,13 @@ export interface ModelOptions {
 /** The largest seed: the WebGPU kernels take it as a u32. */
 export const MAX_SEED = 0xffffffff;
 
+/** A seed written as text (`--seed N`, a checkpoint's "dlt.seed"): decimal
+ * digits up to MAX_SEED, else undefined. */
+export function parseSeed(text: string): number | undefined {
+  const n = Number(text);
+  return /^[0-9]+$/.test(text) && n <= MAX_SEED ? n : undefined;
+}
+
 /** The description a model built with `options` runs: the spec's, or a copy
  * with the run's seed (the spec's kept as `dataSeed`). Throws RangeError on
  * a seed that is not an integer 0 .. 2^32 - 1. */

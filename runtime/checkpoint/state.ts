@@ -8,6 +8,7 @@
 // so one atomic rename commits a consistent (position, params, best) triple:
 // two files could be torn apart by a crash between their renames.
 // best.safetensors is the exported best model (plain parameter names).
+import { parseSeed } from "../compiled-model.ts";
 import type { ModelDescription, ParamDesc } from "../compiled-model.ts";
 import type { EarlyStoppingState } from "../train/early-stopping.ts";
 import { recordShapes } from "../train/records.ts";
@@ -165,9 +166,10 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, desc: ModelDes
   for (const name of st.tensors.keys()) {
     if (!used.has(name)) throw new CheckpointError(`${file}: unexpected tensor "${name}" (not in the model description)`);
   }
-  const seed = st.metadata["dlt.seed"];
-  if (seed !== undefined && !/^[0-9]+$/.test(seed)) throw new CheckpointError(`error[E044]: ${file}: "dlt.seed" is "${seed}", not a seed`);
-  return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}), ...(seed !== undefined ? { seed: Number(seed) } : {}) };
+  const text = st.metadata["dlt.seed"];
+  const seed = text === undefined ? undefined : parseSeed(text);
+  if (text !== undefined && seed === undefined) throw new CheckpointError(`error[E044]: ${file}: "dlt.seed" is "${text}", not a seed`);
+  return { params, state, best, records, trainer, ...(specChanged ? { specChanged } : {}), ...(seed !== undefined ? { seed } : {}) };
 }
 
 /** A saved file of this model as dlt-eval and dlt-export read it: a full

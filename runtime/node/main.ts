@@ -5,7 +5,7 @@
 // stderr and a summary on stdout, and turns the runtime's user-facing errors
 // into one clear line and exit status 1.
 import { join } from "node:path";
-import { MAX_SEED } from "../compiled-model.ts";
+import { MAX_SEED, parseSeed } from "../compiled-model.ts";
 import type { CompiledModel, ModelDescription } from "../compiled-model.ts";
 import type { Splits } from "../data/dataset.ts";
 import { runSamplers } from "../train/samplers.ts";
@@ -109,7 +109,7 @@ export function parseBackend(argv: readonly string[]): Backend {
 export function seedOption(argv: readonly string[]): number | undefined {
   const i = argv.lastIndexOf("--seed");
   const v = i >= 0 ? argv[i + 1] : undefined;
-  return v !== undefined && /^[0-9]+$/.test(v) && Number(v) <= MAX_SEED ? Number(v) : undefined;
+  return v === undefined ? undefined : parseSeed(v);
 }
 
 /** `--epochs` as a cap on every phase ("20"), on named phases
@@ -178,8 +178,8 @@ export function parseArgs(argv: readonly string[]): MainArgs {
       }
       case "--seed": {
         const v = value(i++, a);
-        const n = Number(v);
-        if (!/^[0-9]+$/.test(v) || n > MAX_SEED) throw new UsageError(`--seed expects an integer 0 to ${MAX_SEED}, found "${v}"`);
+        const n = parseSeed(v);
+        if (n === undefined) throw new UsageError(`--seed expects an integer 0 to ${MAX_SEED}, found "${v}"`);
         out.seed = n;
         break;
       }
