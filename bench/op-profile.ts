@@ -98,9 +98,12 @@ async function main(): Promise<void> {
     const splits = await loadDataset(m.desc.data, { inputs: m.desc.inputs, seed: m.desc.seed });
     const it = new BatchIterator(splits.train, m.desc.inputs, m.desc.data.batchSize, { shuffle: false, seed: 1 });
     it.setEpoch(0);
+    // In the data's order the trainer reads the pixels where they lie in
+    // the model's memory, when the model can (runtime/train/phase-loop.ts).
+    const place = (v: Float32Array | Int32Array) => (v instanceof Float32Array && !m.desc.phases[0]!.shuffle ? (m.resident?.(v) ?? v) : v);
     const batch = (k: number): Batch => {
       const b = it.fill(k % it.numBatches);
-      return Object.fromEntries(Object.entries(b).map(([n, v]) => [n, v.slice()])) as Batch;
+      return Object.fromEntries(Object.entries(b).map(([n, v]) => [n, place(v.slice())])) as Batch;
     };
     for (let k = 0; k < 3; k++) m.trainStep(0, batch(k), k);
     mod.__profile.ms.length = 0;

@@ -269,6 +269,12 @@ export interface CompiledModel {
    * `out.show` (what the call's image row shows). `call` is the counter its
    * random draws mix in. CPU only. */
   sample?(index: number, batch: Batch, out: Record<string, Float32Array>, call: number): void;
+  /** A copy of `data` (a split's inputs) placed in the model's own memory
+   * for good, or undefined where that memory cannot take it. A batch whose
+   * arrays are views of the copy is read where it lies: no copy a step.
+   * CPU models with an input that only matrix products read have it
+   * (runtime/cpu/arena.ts). */
+  resident?(data: Float32Array): Float32Array | undefined;
 }
 
 /** What a model is built with besides its description (`new Model(options)`). */

@@ -47,6 +47,7 @@ export { browserDevice, NoWebGpuError } from "./webgpu/device.ts";
 export { describeRun, MAX_SEED } from "./compiled-model.ts";
 export type { Batch, CompiledModel, ModelConstructor, ModelDescription, ModelOptions, DataDesc, TensorDesc, ParamDesc, InitDesc, RuntimeDType, PhaseDesc, EarlyStoppingDesc, PlateauDesc, RecordDesc, SplitMetricDesc, SamplerDesc, ImageDesc, ImageWhen } from "./compiled-model.ts";
 export type { GpuPlan } from "./webgpu/plan.ts";
-export { cpuThreads, createArena, createKernels, instantiateLoops, precompileModules } from "./cpu/kernels.ts";
+export { cpuThreads, createArena, inputAddress, residentCopy } from "./cpu/arena.ts";
+export { createKernels, instantiateLoops, precompileModules } from "./cpu/kernels.ts";
 export type { Kernels } from "./cpu/kernels.ts";
 export * as rng from "./rng/philox.ts";

@@ -46,11 +46,26 @@ export function oursPeer(backend: string): Peer {
     initModel(m, { trainExamples: batches.length * model.batchSize });
     m.upload?.();
     if (m.desc.data.batchSize !== model.batchSize) throw new Error(`generated/${model.name} has batch ${m.desc.data.batchSize}, the spec ${model.batchSize}`);
-    const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? b.x : b.y])));
+    // The batches where dlt-train has them (runtime/train/phase-loop.ts
+    // trainBatches): a model that reads its pixels where they lie
+    // (`resident`) gets, in the data's order, views of the split it placed
+    // in its memory, and shuffled, the rows gathered into a buffer there
+    // every step (that copy is timed, as the trainer pays it); any other
+    // model copies each batch in itself.
+    const resident = m.resident?.bind(m);
+    const staged = resident && phase.shuffle ? resident(new Float32Array(batches[0]!.x.length)) : undefined;
+    const pixels = (x: Float32Array) => (resident && !phase.shuffle ? (resident(x) ?? x) : (staged ?? x));
+    const own: Batch[] = batches.map((b) => Object.fromEntries(m.desc.inputs.map((i) => [i.name, i.dtype === "f32" ? pixels(b.x) : b.y])));
     note = describe(device);
     let k = 0;
     const gpu = "profileStep" in m ? (m as GpuModel) : undefined;
-    return { step: () => m.trainStep(fn, own[k % own.length]!, k++), ...(gpu ? { profile: () => gpu.profileStep(fn, PROFILE_REPS) } : {}) };
+    const step = staged
+      ? () => {
+          staged.set(batches[k % batches.length]!.x);
+          return m.trainStep(fn, own[k % own.length]!, k++);
+        }
+      : () => m.trainStep(fn, own[k % own.length]!, k++);
+    return { step, ...(gpu ? { profile: () => gpu.profileStep(fn, PROFILE_REPS) } : {}) };
   };
   return {
     name: backend === "cpu" ? "ours" : `ours-${backend}`,

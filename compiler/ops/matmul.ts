@@ -195,7 +195,9 @@ export interface SparseHint {
 
 /** The WebAssembly kernel call computing `out (+)= alpha · op(A) @ op(B)`,
  * or undefined when one call cannot (not f32, a buffer outside the model's
- * memory, both operands transposed). Shared by the op's own emitter and by
+ * memory, both operands transposed). An address is a constant, or the
+ * expression of an input read where the batch lies
+ * (compiler/emit/ts/in-place-inputs.ts). Shared by the op's own emitter and by
  * the fused SGD update (compiler/lower/fused-update.ts, rendered by
  * compiler/emit/ts/render.ts), which accumulates the product straight into a
  * parameter. An A that is mostly zeros (or 0/1) takes the kernels that list
@@ -205,7 +207,7 @@ export interface SparseHint {
 export function gemmCall(
   node: Node<"matmul">,
   inTypes: readonly TensorType[],
-  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | undefined; readonly kernels: string; scratch(ctor: "Int32Array", size: number): string },
+  bufs: { readonly A: string; readonly B: string; readonly out: string; addr(b: string): number | string | undefined; readonly kernels: string; scratch(ctor: "Int32Array", size: number): string },
   how: { readonly accumulate: boolean; readonly alpha: number } & SparseHint,
 ): string | undefined {
   const { transA, transB } = node.attrs;

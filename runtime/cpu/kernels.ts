@@ -6,7 +6,10 @@
 // size is allowed in workers; on a browser's main thread await the generated
 // model's `prepare()` first).
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
+import { arenaThreads, isShared } from "./arena.ts";
 import { twoThreadKernels } from "./threads.ts";
+
+export { cpuThreads, createArena } from "./arena.ts";
 
 /** Positional signature of the matrix-product exports: byte addresses of A,
  * B, C; m, n, k; leading dimensions of A, B, C in elements; acc ≠ 0 adds to
@@ -440,7 +443,6 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
 };
 
-const PAGE = 65536;
 /** Compiled modules by their base64 text (each is compiled once per page or process). */
 const compiled = new Map<string, WebAssembly.Module>();
 
@@ -470,38 +472,6 @@ export async function precompileModules(...b64s: readonly string[]): Promise<voi
     if (!compiled.has(b64)) compiled.set(b64, await WebAssembly.compile(bytesOf(b64)));
   }
 }
-
-/** Threads the CPU kernels use: `DLT_THREADS` (1 or 2) where shared memory
- * is available, otherwise 1. Unset, 2 for a model that has work to share
- * (`splits`: generated code passes true when the compiler marked a product
- * `split` or the model has convolutions that split by images,
- * compiler/emit/wasm/split-rule.ts) on a machine of two cores or more, else
- * 1: a model with nothing to split never starts the helper thread. */
-export function cpuThreads(splits = false): number {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?: (id: string) => unknown }; navigator?: { hardwareConcurrency?: number } };
-  if (typeof SharedArrayBuffer === "undefined") return 1;
-  const env = g.process?.env?.DLT_THREADS;
-  if (env === undefined || env === "") return splits && cores(g) >= 2 ? 2 : 1;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > 2) throw new Error(`DLT_THREADS must be 1 or 2, got "${env}"`);
-  return n;
-}
-
-/** Cores of this machine (Node's os.availableParallelism, a browser's
- * hardwareConcurrency), 1 when neither says. */
-function cores(g: { process?: { getBuiltinModule?: (id: string) => unknown }; navigator?: { hardwareConcurrency?: number } }): number {
-  const os = g.process?.getBuiltinModule?.("node:os") as { availableParallelism?: () => number } | undefined;
-  return os?.availableParallelism?.() ?? g.navigator?.hardwareConcurrency ?? 1;
-}
-
-/** A memory of at least `bytes` bytes for a model's buffers: shared when the
- * kernels will use two threads. */
-export function createArena(bytes: number, threads = cpuThreads()): WebAssembly.Memory {
-  const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, ...(threads > 1 ? { shared: true } : {}) });
-}
-
-const isShared = (memory: WebAssembly.Memory) => typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
 
 /** A generated model's own module (its fused loops, compiled by dlt-compile
  * into generated/<model>/loops-wasm.ts) over the model's memory. */
@@ -534,8 +504,8 @@ function filterGrad(f: (...args: number[]) => void): KernelExports["conv_filter_
 }
 
 /** The runtime's WebAssembly kernels (matrix products, convolutions, pooling)
- * over a model's memory; two threads where DLT_THREADS=2 and shared memory
- * allow. */
+ * over a model's memory; two threads where its arena was made for two
+ * (./arena.ts: cpuThreads) and a helper thread can start. */
 export function createKernels(memory: WebAssembly.Memory): Kernels {
   const shared = isShared(memory);
   const mod = moduleOf(shared ? KERNELS_SHARED_WASM : KERNELS_WASM);
@@ -549,5 +519,5 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
     full_conv: fullConv(e.gemm_tn, e.col2im_add),
     ...CALLS,
   };
-  return (shared && twoThreadKernels(single, mod, memory)) || single;
+  return (shared && arenaThreads(memory) > 1 && twoThreadKernels(single, mod, memory)) || single;
 }

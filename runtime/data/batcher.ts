@@ -1,6 +1,10 @@
-// Minibatch assembly. Batches are copied into buffers allocated once per
-// iterator, so the training loop allocates nothing per step (the generated
-// step functions read the batch synchronously and never keep it).
+// Minibatch assembly. In the data's own order a training batch is a view of
+// the split's rows (no copy: a split placed in a CPU model's memory is then
+// read where it lies, runtime/cpu/arena.ts); shuffled, its rows are copied
+// into buffers allocated once per iterator (in the model's memory where the
+// trainer can place them there), so the training loop allocates nothing
+// per step (the generated step functions read the batch synchronously and
+// never keep or write it).
 //
 // Training walks `floor(n / batchSize)` minibatches per epoch, dropping the
 // last partial one as the tutorial does (n_train_batches = n // batch_size).
@@ -26,7 +30,12 @@ interface Binding {
   readonly size: number;
 }
 
-function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: string): Binding[] {
+/** Where an iterator's f32 batch buffers go: an array of that length in a
+ * model's memory (CompiledModel.resident), or undefined for a plain one. */
+export type PlaceBuffer = (length: number) => Float32Array | undefined;
+
+function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: string, place?: PlaceBuffer): Binding[] {
+  const f32 = (n: number) => place?.(n) ?? new Float32Array(n);
   let floats = 0;
   let ints = 0;
   return inputs.map((input) => {
@@ -39,7 +48,7 @@ function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: s
       if (sizeOf(tShape) !== size || split.t.length !== split.n * size) {
         throw new DataError(`${what}: input "${input.name}" expects targets of shape [${input.shape.join(", ")}], the data's targets have shape [${tShape.join(", ")}]`);
       }
-      return { name: input.name, src: split.t, dst: new Float32Array(rows * size), size };
+      return { name: input.name, src: split.t, dst: f32(rows * size), size };
     }
     if (k > 0) {
       throw new DataError(`${what}: the datasets provide one f32 and one i32 input (noisy-line: two f32); input "${input.name}" is one ${input.dtype} input too many`);
@@ -53,7 +62,7 @@ function bind(split: Split, inputs: readonly TensorDesc[], rows: number, what: s
       );
     }
     return isF32
-      ? { name: input.name, src: split.x, dst: new Float32Array(rows * size), size }
+      ? { name: input.name, src: split.x, dst: f32(rows * size), size }
       : { name: input.name, src: split.y, dst: new Int32Array(rows * size), size };
   });
 }
@@ -83,19 +92,22 @@ export class BatchIterator {
   private readonly bindings: Binding[];
   private readonly batch: Batch;
   private readonly order: Int32Array;
+  /** In the data's order: minibatch k as views of the split, made once. */
+  private readonly views: Batch[] = [];
   private epoch = -1;
 
   constructor(
     private readonly split: Split,
     inputs: readonly TensorDesc[],
     readonly batchSize: number,
-    private readonly opts: { readonly shuffle: boolean; readonly seed: number },
+    private readonly opts: { readonly shuffle: boolean; readonly seed: number; readonly place?: PlaceBuffer },
   ) {
     this.numBatches = Math.floor(split.n / batchSize);
     if (this.numBatches === 0) {
       throw new DataError(`train split has ${split.n} examples, fewer than one minibatch of ${batchSize}`);
     }
-    this.bindings = bind(split, inputs, batchSize, "train split");
+    // Only shuffled batches are copied: only they need buffers.
+    this.bindings = bind(split, inputs, opts.shuffle ? batchSize : 0, "train split", opts.place);
     this.batch = asBatch(this.bindings);
     this.order = new Int32Array(split.n);
   }
@@ -114,12 +126,22 @@ export class BatchIterator {
     return this.order;
   }
 
-  /** Fills and returns minibatch k (0 ≤ k < numBatches) of the current
-   * epoch. The returned buffers are overwritten by the next call. */
+  /** Minibatch k (0 ≤ k < numBatches) of the current epoch: views of the
+   * split in its own order, else copied rows that the next call
+   * overwrites. Read only. */
   fill(k: number): Batch {
     if (this.epoch < 0) throw new Error("BatchIterator.fill called before setEpoch");
     if (k < 0 || k >= this.numBatches) throw new RangeError(`minibatch ${k} outside 0..${this.numBatches - 1}`);
     const base = k * this.batchSize;
+    if (!this.opts.shuffle) {
+      let view = this.views[k];
+      if (view === undefined) {
+        const end = base + this.batchSize;
+        view = Object.fromEntries(this.bindings.map((b) => [b.name, b.src.subarray(base * b.size, end * b.size)]));
+        this.views[k] = view;
+      }
+      return view;
+    }
     for (const b of this.bindings) {
       for (let r = 0; r < this.batchSize; r++) {
         const e = this.order[base + r];

@@ -3,10 +3,11 @@
 // a checkpoint at every epoch end (and mid-epoch when one is due by time), and at the phase's end the switch to the
 // best-validation parameters. A resumed run re-enters the phase at the
 // checkpoint's epoch and minibatch; nothing here depends on whether it did.
-import type { Batch, PhaseDesc } from "../compiled-model.ts";
+import type { Batch, CompiledModel, PhaseDesc } from "../compiled-model.ts";
 import { CHECKPOINT_FILE } from "../checkpoint/state.ts";
 import type { PhaseResult } from "../checkpoint/state.ts";
 import { BatchIterator } from "../data/batcher.ts";
+import type { Split } from "../data/dataset.ts";
 import { formatMetric } from "../progress.ts";
 import { validationFrequency } from "./early-stopping.ts";
 import { finishRecords, recordDraw } from "./records.ts";
@@ -24,6 +25,30 @@ function drawBatches(draws: number): Batches {
   return { numBatches: draws, setEpoch: () => {}, fill: () => empty };
 }
 
+/** The train split of each model with its features in the model's memory
+ * (placed once, for all phases). */
+const residentTrain = new WeakMap<CompiledModel, { readonly src: Split; readonly split: Split }>();
+
+/** The train split's minibatches. A CPU model whose steps read their
+ * features where the batch lies (CompiledModel.resident) gets them without
+ * a copy: in the data's order as views of the split placed in its memory
+ * once, shuffled as rows gathered into buffers in its memory (one copy
+ * where there were two). */
+function trainBatches(model: CompiledModel, split: Split, shuffle: boolean): BatchIterator {
+  const desc = model.desc;
+  const resident = model.resident?.bind(model);
+  const opts = { shuffle, seed: desc.seed };
+  if (resident === undefined || split.named) return new BatchIterator(split, desc.inputs, desc.data.batchSize, opts);
+  if (shuffle) return new BatchIterator(split, desc.inputs, desc.data.batchSize, { ...opts, place: (n) => resident(new Float32Array(n)) });
+  let placed = residentTrain.get(model);
+  if (placed?.src !== split) {
+    const x = resident(split.x);
+    placed = { src: split, split: x ? { ...split, x } : split };
+    residentTrain.set(model, placed);
+  }
+  return new BatchIterator(placed.split, desc.inputs, desc.data.batchSize, opts);
+}
+
 /** Longest stretch (ms) of steps without returning to the event loop. */
 const YIELD_EVERY_MS = 200;
 
@@ -35,7 +60,7 @@ export async function runPhase(run: TrainingRun): Promise<boolean> {
   const desc = model.desc;
   const phase = desc.phases[st.phase];
   // A sampling phase reads no data: its `draws` steps get an empty batch.
-  const batches: Batches = phase.draws !== undefined ? drawBatches(phase.draws) : new BatchIterator(splits.train, desc.inputs, desc.data.batchSize, { shuffle: phase.shuffle, seed: desc.seed });
+  const batches: Batches = phase.draws !== undefined ? drawBatches(phase.draws) : trainBatches(model, splits.train, phase.shuffle);
   const nb = batches.numBatches;
   const epochs = run.epochsOf(phase);
   const frequency = validationFrequency(phase.earlyStopping, nb);

@@ -173,8 +173,10 @@ export function runWasmElementwise(g: Graph, out: number, leaves: ReadonlyMap<st
   const view = a.place("out", "Float32Array", size, 77) as Float32Array;
   const w = new WasmLoops();
   if (!w.elementwise("f", "test", t, a.addr("out"), node.shape)) throw new Error("the wasm loop refused the layout");
-  const wat = w.module("", false);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble("t.wat", wat, true) as Uint8Array<ArrayBuffer>), { env: { memory: a.memory } });
+  // Arenas are shared wherever SharedArrayBuffer exists (runtime/cpu/arena.ts).
+  const shared = a.memory.buffer instanceof SharedArrayBuffer;
+  const wat = w.module("", shared);
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(assemble("t.wat", wat, !shared) as Uint8Array<ArrayBuffer>), { env: { memory: a.memory } });
   (inst.exports.f as () => void)();
   return { got: view.slice(0, size), code: wat };
 }

@@ -81,9 +81,19 @@ export function emitModule(m: ModuleInput): EmittedModule {
     });
     const copies = fn.inputs.map((b) => {
       const info = program.buffers[b]!;
-      return `${info.local}.set(${prop("batch", info.ref!)} as ${dtypeOf.get(info.ref!) === "i32" ? "Int32Array" : "Float32Array"});`;
+      const batch = `${prop("batch", info.ref!)} as ${dtypeOf.get(info.ref!) === "i32" ? "Int32Array" : "Float32Array"}`;
+      const at = r.inPlace.get(b);
+      return at === undefined ? `${info.local}.set(${batch});` : `const ${at} = inputAddress(this.mem, ${batch}, ${info.local});`;
     });
-    return [...locals, ...(copies.length ? ["// The batch, copied into the model's memory.", ...copies] : []), ...r.body, ...tail];
+    const inPlace = fn.inputs.filter((b) => r.inPlace.has(b)).map((b) => program.buffers[b]!.local);
+    const copied = fn.inputs.filter((b) => !r.inPlace.has(b)).map((b) => program.buffers[b]!.local);
+    const them = inPlace.length > 1 ? "them" : "it";
+    const head = !copies.length
+      ? []
+      : !inPlace.length
+        ? ["// The batch, copied into the model's memory.", ...copies]
+        : [`// The batch: ${inPlace.join(", ")} read where the batch lies when that is the model's memory (only products read ${them}), else copied in${copied.length ? `; ${copied.join(", ")} copied in` : ""}.`, ...copies];
+    return [...locals, ...head, ...r.body, ...tail];
   };
   const usesStep = (lines: readonly string[]) => lines.some((l) => /\bstep\b/.test(l));
   const local = (b: BufferId | undefined) => (b === undefined ? "undefined" : program.buffers[b]!.local);
@@ -170,6 +180,10 @@ export function emitModule(m: ModuleInput): EmittedModule {
   }
   const usesKernels = [...rendered.values()].some((r) => r.body.some((l) => /\bthis\.k\./.test(l)));
   const usesRng = [...rendered.values()].some((r) => r.body.some((l) => /\brng\./.test(l)));
+  // A training step that reads an input in place: the trainer may place
+  // the training split in the model's memory (`resident`).
+  const readsInPlace = steps.some((fn) => rendered.get(fn)!.inPlace.size > 0);
+  const usesInputAddress = [...rendered.values()].some((r) => r.inPlace.size > 0);
   // Two threads when a training step's shared work pays for them
   // (compiler/emit/wasm/split-rule.ts twoThreadsPay): the model asks for
   // them unless DLT_THREADS says otherwise (runtime/cpu/kernels.ts
@@ -178,7 +192,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   // One import of the runtime, by package name (see ../runtime-module.ts).
   const runtimeNames = [
     ...["Batch", "CompiledModel", "ModelDescription", "ModelOptions", ...(usesKernels ? ["Kernels"] : [])].map((n) => ({ n, type: true })),
-    ...["createArena", "describeRun", ...(splits ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
+    ...["createArena", "describeRun", ...(splits ? ["cpuThreads"] : []), ...(usesKernels ? ["createKernels"] : []), ...(usesInputAddress ? ["inputAddress"] : []), ...(loops ? ["instantiateLoops"] : []), "precompileModules", ...(readsInPlace ? ["residentCopy"] : []), ...(usesRng ? ["rng"] : [])].map((n) => ({ n, type: false })),
   ].sort((a, b) => a.n.toLowerCase().localeCompare(b.n.toLowerCase()));
   imports.push(`import { ${runtimeNames.map((x) => (x.type ? `type ${x.n}` : x.n)).join(", ")} } from ${jsString(RUNTIME_MODULE)};`);
   if (loops) imports.push(`import { LOOPS_SHARED_WASM, LOOPS_WASM } from "./loops-wasm.ts";`);
@@ -259,6 +273,15 @@ export function emitModule(m: ModuleInput): EmittedModule {
       ],
       returnType: "void",
       statements: dispatch("index", samplerMethods.length, (k) => `this.sampler${k}(batch, out, call)`, "sampler"),
+    });
+  }
+  if (readsInPlace) {
+    methods.push({
+      name: "resident",
+      docs: "A copy of `data` in the model's memory for good (undefined where it cannot grow): batches of its rows are read where they lie.",
+      parameters: [{ name: "data", type: "Float32Array" }],
+      returnType: "Float32Array | undefined",
+      statements: ["return residentCopy(this.mem, data);"],
     });
   }
   methods.push(...stepMethods, ...samplerMethods);

@@ -19,6 +19,7 @@ import { kernelFormula } from "../../lower/print.ts";
 import { toWasmTree } from "./wasm-tree.ts";
 import { kernelCall } from "../wasm/calls.ts";
 import { SPARSE_WORK_SHARE, type SplitWork } from "../wasm/split-rule.ts";
+import { inPlaceInputs } from "./in-place-inputs.ts";
 
 export interface RenderedFunction {
   readonly body: string[];
@@ -28,6 +29,9 @@ export interface RenderedFunction {
   readonly probes: readonly (readonly [string, BufferId])[];
   /** What a helper thread would share of one call (split-rule.ts). */
   readonly split: SplitWork;
+  /** Inputs the products read where the batch lies: buffer → the local
+   * holding its address this call (./in-place-inputs.ts). */
+  readonly inPlace: ReadonlyMap<BufferId, string>;
 }
 
 export class FunctionRenderer {
@@ -43,6 +47,9 @@ export class FunctionRenderer {
   private imageSplits = false;
   /** Steps of the scans being rendered, multiplied (their static lengths). */
   private trips = 1;
+  /** Inputs read in place: buffer → its address local (`x$at`: no spec
+   * name has a `$`). */
+  private readonly inPlace: ReadonlyMap<BufferId, string>;
 
   constructor(
     private readonly p: Program,
@@ -51,12 +58,14 @@ export class FunctionRenderer {
     private readonly wasm: WasmLoops,
     /** Expression of the model's RNG seed. */
     private readonly seed: string,
-  ) {}
+  ) {
+    this.inPlace = new Map([...inPlaceInputs(p, fn)].map((b) => [b, `${p.buffers[b]!.local}$at`]));
+  }
 
   render(): RenderedFunction {
     this.block(this.fn.block, "0", true);
     const split = { madds: this.splitMadds, paramFloats: [...this.splitParams.values()].reduce((a, b) => a + b, 0), imageSplits: this.imageSplits };
-    return { body: this.lines, used: this.used, probes: this.probes, split };
+    return { body: this.lines, used: this.used, probes: this.probes, split, inPlace: this.inPlace };
   }
 
   /** Tallies an emitted kernel call's share for the helper thread: a
@@ -288,7 +297,12 @@ export class FunctionRenderer {
       addr: (b) => byExpr.get(b)!,
       kernels: "this.k",
     };
-    const text = (em.emit as (k: KernelCtx<never>) => string)(k);
+    // A product reading an input where the batch lies takes the input's
+    // address as an expression (the op's own emitter gives constants).
+    const inPlace = new Map(ins.filter((b) => this.inPlace.has(b)).map((b) => [this.ref(b), this.inPlace.get(b)!]));
+    const text = inPlace.size
+      ? gemmCall(node as Node<"matmul">, inTypes, { A: k.ins[0]!, B: k.ins[1]!, out: k.out, addr: (r) => inPlace.get(r) ?? byExpr.get(r), kernels: "this.k", scratch: k.scratch }, { accumulate: false, alpha: 1, sparseA: dataInputs[0] === true, binaryA: binaryInputs[0] === true })!
+      : (em.emit as (k: KernelCtx<never>) => string)(k);
     this.tallySplit(text, node, inTypes, [outB, ...ins]);
     this.lines.push(`{`, foldOneTrip(text), `}`);
   }
@@ -312,7 +326,8 @@ export class FunctionRenderer {
         offsets.set(`this.${f.name}`, f.offset);
         return `this.${f.name}`;
       };
-      const bufs = { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x: string) => offsets.get(x), kernels: "this.k", scratch };
+      const inPlace = new Map(kernel.ins.filter((b) => this.inPlace.has(b)).map((b) => [this.ref(b), this.inPlace.get(b)!]));
+      const bufs = { A: name(kernel.ins[0]!), B: name(kernel.ins[1]!), out: name(k.out), addr: (x: string) => inPlace.get(x) ?? offsets.get(x), kernels: "this.k", scratch };
       const call = gemmCall(kernel.node as Node<"matmul">, kernel.inTypes, bufs, { accumulate: true, alpha, sparseA: kernel.dataInputs[0] === true, binaryA: kernel.binaryInputs[0] === true });
       if (call === undefined) throw new Error(`fused update of ${this.p.buffers[k.out]!.name}: product has no WebAssembly kernel`);
       this.tallySplit(call, kernel.node, kernel.inTypes, [k.out, ...kernel.ins]);
