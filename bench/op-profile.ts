@@ -34,7 +34,7 @@ function classOf(code: string, label: string): string {
   if (/this\.k\.maxPool2d/.test(code)) return "max-pooling";
   if (/this\.k\.(swap01Blocks|reverseBlocks)/.test(code)) return "layout move";
   if (/this\.k\.uniformFill/.test(code)) return "random draws + fused loop";
-  if (/this\.k\.(copyRuns|sumAround)\(/.test(code)) return "box copy or bias sum (wasm)";
+  if (/this\.k\.(copyRuns|sumAround|maxRows)\(/.test(code)) return "box copy, bias sum or row max (wasm)";
   if (/this\.w\./.test(code)) return "fused loop (wasm)";
   return "TypeScript loop";
 }

@@ -166,6 +166,8 @@ const REDUCTIONS: OpCase[] = [
   op("reduce_max of negative i32", "reduce_max", { axes: [1] }, () => [i32([2, 2], [-5, -3, -9, -8])]),
   op("reduce_max NaN rows", "reduce_max", { axes: [1] }, () => [f64([3, 4], [1, NaN, 3, 2, NaN, 0, 0, 0, -Infinity, -Infinity, -5, -Infinity])]),
   op("reduce_max NaN columns", "reduce_max", { axes: [0] }, () => [f64([3, 4], [1, NaN, 3, 2, NaN, 0, 0, 0, -Infinity, -Infinity, -5, -Infinity])]),
+  // Rows of 6: four lanes and a tail of two (the wasm kernel's max_rows), a NaN and zeros of both signs in each part.
+  op("reduce_max zeros and NaN in lanes and tail", "reduce_max", { axes: [1] }, () => [f64([3, 6], [-0, -1, -2, -3, 0, -4, -5, -6, -7, -8, -0, NaN, -0, NaN, -1, -1, -2, -3])]),
   ...[0, 1, 2, -1].flatMap((axis) => [
     op(`argmax ties axis ${axis}`, "argmax", { axis }, (g) => [f64([3, 5, 7], g.fill([3, 5, 7], () => Math.floor(g.rand() * 3)))]),
     op(`argmax axis ${axis}`, "argmax", { axis }, (g) => [g.normal([3, 5, 7])]),

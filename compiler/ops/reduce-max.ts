@@ -1,6 +1,7 @@
 // reduce_max: maximum over the listed axes (which are removed from the shape).
 import { alloc } from "../ir/tensor.ts";
 import { type DType, numel, strides } from "../ir/types.ts";
+import { kernelCall } from "../emit/wasm/calls.ts";
 import { defineOp } from "./op.ts";
 import { expandReduced, keptShape, reducedShape, reductionMap } from "./reduce-sum.ts";
 import { f32Lit, isNan, lit, reductionLoops, reductionTrips } from "./wgsl.ts";
@@ -36,14 +37,20 @@ export const reduce_max = defineOp({
   },
   ts: {
     kind: "kernel",
-    emit: ({ node, out, ins, inTypes, fresh }) => {
+    emit: ({ node, out, ins, inTypes, fresh, addr, kernels }) => {
       const shape = inTypes[0]!.shape;
       const axes = node.attrs.axes;
       // Trailing axes (a softmax's max over its classes): rows of L
-      // contiguous elements, the max kept in a local. Trap: the general
-      // loop below re-reads and re-writes out[o] per element, ~6 ns each.
+      // contiguous elements — f32 rows by the SIMD kernel (the same floats:
+      // max is exact), others with the max kept in a local. Trap: the
+      // general loop below re-reads and re-writes out[o] per element, ~6 ns
+      // each.
       const first = shape.length - axes.length;
       const L = numel(shape.slice(first));
+      const rows = numel(shape.slice(0, first));
+      if (axes.length > 0 && L > 0 && axes.every((a) => a >= first) && node.dtype === "f32" && rows > 0) {
+        return kernelCall(kernels, "maxRows", { src: addr(ins[0]!), dst: addr(out), rows, n: L }, `max over each row of ${L} → ${out}`);
+      }
       if (axes.length > 0 && L > 0 && axes.every((a) => a >= first)) {
         const r = fresh("r"), j = fresh("j"), m = fresh("m"), src = fresh("s");
         return [

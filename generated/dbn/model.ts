@@ -347,8 +347,6 @@ export class Model implements CompiledModel {
   private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 14064464, 10000);
   private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 14104464, 10000);
   private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 14144464, 1000);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 14536800, 100);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 14537200, 10);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 14537648, 100);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 14538048, 10);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 14538096, 100);
@@ -374,8 +372,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_add = this.eval_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -416,12 +412,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 10; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 14536800, dst: 14537200, rows: 10, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -430,10 +421,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 10; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 10; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
@@ -441,26 +432,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:66 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$8 = 0; o$8 < 10; o$8++) {
+      for (let o$4 = 0; o$4 < 10; o$4++) {
         {
-          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
-          for (let k$10 = 1; k$10 < 10; k$10++) {
-            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
-            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
+          let best$7 = p_y_given_x[o$4 * 10], bi$8 = 0;
+          for (let k$6 = 1; k$6 < 10; k$6++) {
+            const v$9 = p_y_given_x[(o$4 * 10 + k$6)];
+            if (v$9 > best$7) { best$7 = v$9; bi$8 = k$6; }
           }
-          error_argmax[o$8] = bi$12;
+          error_argmax[o$4] = bi$8;
         }
       }
     }
 
     // specs/dbn.yaml:66 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$14 = 0; i$14 < 10; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
+    for (let i$10 = 0; i$10 < 10; i$10++) error[i$10] = (error_argmax[i$10] !== y[i$10] ? 1 : 0);
     // specs/dbn.yaml:67 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$15 = 0; i$15 < 10; i$15++) {
-        const l$16 = y[i$15];
-        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
+      for (let i$11 = 0; i$11 < 10; i$11++) {
+        const l$12 = y[i$11];
+        if (l$12 >= 0 && l$12 < 10) cost_onehot[i$11 * 10 + l$12] = 1;
       }
     }
 
@@ -826,8 +817,6 @@ export class Model implements CompiledModel {
 
   private step3(batch: Batch, _step: number): number {
     const x = this.x;
-    const p_y_given_x_add = this.finetune_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
     const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
@@ -866,12 +855,7 @@ export class Model implements CompiledModel {
     this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 10; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 13894048, dst: 13894448, rows: 10, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -880,19 +864,19 @@ export class Model implements CompiledModel {
     this.w.step3_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dbn.yaml:40 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 10; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 10; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
     // specs/dbn.yaml:64 losses.finetune.nll: finetune_nll_onehot = one_hot(y)
     {
       finetune_nll_onehot.fill(0);
-      for (let i$8 = 0; i$8 < 10; i$8++) {
-        const l$9 = y[i$8];
-        if (l$9 >= 0 && l$9 < 10) finetune_nll_onehot[i$8 * 10 + l$9] = 1;
+      for (let i$4 = 0; i$4 < 10; i$4++) {
+        const l$5 = y[i$4];
+        if (l$5 >= 0 && l$5 < 10) finetune_nll_onehot[i$4 * 10 + l$5] = 1;
       }
     }
 

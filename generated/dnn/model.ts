@@ -330,8 +330,6 @@ export class Model implements CompiledModel {
   private readonly optimizer_neg5 = new Float32Array(this.mem.buffer, 8954624, 2000);
   private readonly new_train_adadelta_g2_b3 = new Float32Array(this.mem.buffer, 8962624, 10);
   private readonly optimizer_neg6 = new Float32Array(this.mem.buffer, 8962672, 10);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 10107520, 1000);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 10111520, 100);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 10115920, 1000);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 10119920, 100);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 10120320, 1000);
@@ -354,8 +352,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_add = this.eval_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -389,12 +385,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 100; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 10107520, dst: 10111520, rows: 100, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -403,10 +394,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 100; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 100; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
@@ -414,26 +405,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:38 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$8 = 0; o$8 < 100; o$8++) {
+      for (let o$4 = 0; o$4 < 100; o$4++) {
         {
-          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
-          for (let k$10 = 1; k$10 < 10; k$10++) {
-            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
-            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
+          let best$7 = p_y_given_x[o$4 * 10], bi$8 = 0;
+          for (let k$6 = 1; k$6 < 10; k$6++) {
+            const v$9 = p_y_given_x[(o$4 * 10 + k$6)];
+            if (v$9 > best$7) { best$7 = v$9; bi$8 = k$6; }
           }
-          error_argmax[o$8] = bi$12;
+          error_argmax[o$4] = bi$8;
         }
       }
     }
 
     // specs/dnn.yaml:38 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$14 = 0; i$14 < 100; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
+    for (let i$10 = 0; i$10 < 100; i$10++) error[i$10] = (error_argmax[i$10] !== y[i$10] ? 1 : 0);
     // specs/dnn.yaml:39 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$15 = 0; i$15 < 100; i$15++) {
-        const l$16 = y[i$15];
-        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
+      for (let i$11 = 0; i$11 < 100; i$11++) {
+        const l$12 = y[i$11];
+        if (l$12 >= 0 && l$12 < 10) cost_onehot[i$11 * 10 + l$12] = 1;
       }
     }
 
@@ -509,8 +500,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const p_y_given_x_add = this.p_y_given_x_add;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -568,12 +557,7 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$5 = 0;
-      for (let r$2 = 0; r$2 < 100; r$2++) {
-        let m$4 = -Infinity;
-        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_add[s$5++]);
-        p_y_given_x_reducemax[r$2] = m$4;
-      }
+      this.k.maxRows({ src: 4642960, dst: 4646960, rows: 100, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -582,19 +566,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:32 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$6 = 0; o$6 < 100; o$6++) {
-        let s$8 = 0;
-        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
-        p_y_given_x_reducesum[o$6] = s$8;
+      for (let o$2 = 0; o$2 < 100; o$2++) {
+        let s$4 = 0;
+        for (let k$3 = o$2 * 10; k$3 < o$2 * 10 + 10; k$3++) s$4 += p_y_given_x_exp[k$3];
+        p_y_given_x_reducesum[o$2] = s$4;
       }
     }
 
     // specs/dnn.yaml:35 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$9 = 0; i$9 < 100; i$9++) {
-        const l$10 = y[i$9];
-        if (l$10 >= 0 && l$10 < 10) cost_nll_onehot[i$9 * 10 + l$10] = 1;
+      for (let i$5 = 0; i$5 < 100; i$5++) {
+        const l$6 = y[i$5];
+        if (l$6 >= 0 && l$6 < 10) cost_nll_onehot[i$5 * 10 + l$6] = 1;
       }
     }
 
@@ -614,10 +598,10 @@ export class Model implements CompiledModel {
     this.w.step0_cost(); // WebAssembly SIMD (loops.wat)
     // specs/dnn.yaml:35 gradient of losses.cost.nll: d_cost_nll_reducesum = Σ cost_nll_onehot
     {
-      for (let o$11 = 0; o$11 < 100; o$11++) {
-        let s$13 = 0;
-        for (let k$12 = o$11 * 10; k$12 < o$11 * 10 + 10; k$12++) s$13 += cost_nll_onehot[k$12];
-        d_cost_nll_reducesum[o$11] = s$13;
+      for (let o$7 = 0; o$7 < 100; o$7++) {
+        let s$9 = 0;
+        for (let k$8 = o$7 * 10; k$8 < o$7 * 10 + 10; k$8++) s$9 += cost_nll_onehot[k$8];
+        d_cost_nll_reducesum[o$7] = s$9;
       }
     }
 

@@ -208,14 +208,12 @@ export class Model implements CompiledModel {
   private readonly d_c2_transpose = new Float32Array(this.mem.buffer, 61190752, 25000);
   private readonly d_c2_flip = new Float32Array(this.mem.buffer, 61290752, 25000);
   private readonly d_c2_conv2d = new Float32Array(this.mem.buffer, 61390752, 1440000);
-  private readonly step0_scratch11 = new Float32Array(this.mem.buffer, 67150752, 25000);
+  private readonly step0_scratch7 = new Float32Array(this.mem.buffer, 67150752, 25000);
   private readonly grad_W2 = new Float32Array(this.mem.buffer, 67506752, 25000);
   private readonly d_c1_mul = new Float32Array(this.mem.buffer, 67864752, 1440000);
   private readonly grad_b1 = new Float32Array(this.mem.buffer, 73624752, 20);
   private readonly d_c1_maxpool2dgrad = new Float32Array(this.mem.buffer, 73624832, 5760000);
   private readonly grad_W1 = new Float32Array(this.mem.buffer, 96664832, 500);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 143033376, 5000);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 143053376, 500);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 143075376, 5000);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 143095376, 500);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 143097376, 5000);
@@ -238,8 +236,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_add = this.eval_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -290,12 +286,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$5 = 0;
-      for (let r$2 = 0; r$2 < 500; r$2++) {
-        let m$4 = -Infinity;
-        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_add[s$5++]);
-        p_y_given_x_reducemax[r$2] = m$4;
-      }
+      this.k.maxRows({ src: 143033376, dst: 143053376, rows: 500, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -304,10 +295,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$6 = 0; o$6 < 500; o$6++) {
-        let s$8 = 0;
-        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
-        p_y_given_x_reducesum[o$6] = s$8;
+      for (let o$2 = 0; o$2 < 500; o$2++) {
+        let s$4 = 0;
+        for (let k$3 = o$2 * 10; k$3 < o$2 * 10 + 10; k$3++) s$4 += p_y_given_x_exp[k$3];
+        p_y_given_x_reducesum[o$2] = s$4;
       }
     }
 
@@ -315,26 +306,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:44 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$9 = 0; o$9 < 500; o$9++) {
+      for (let o$5 = 0; o$5 < 500; o$5++) {
         {
-          let best$12 = p_y_given_x[o$9 * 10], bi$13 = 0;
-          for (let k$11 = 1; k$11 < 10; k$11++) {
-            const v$14 = p_y_given_x[(o$9 * 10 + k$11)];
-            if (v$14 > best$12) { best$12 = v$14; bi$13 = k$11; }
+          let best$8 = p_y_given_x[o$5 * 10], bi$9 = 0;
+          for (let k$7 = 1; k$7 < 10; k$7++) {
+            const v$10 = p_y_given_x[(o$5 * 10 + k$7)];
+            if (v$10 > best$8) { best$8 = v$10; bi$9 = k$7; }
           }
-          error_argmax[o$9] = bi$13;
+          error_argmax[o$5] = bi$9;
         }
       }
     }
 
     // specs/lenet.yaml:44 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$15 = 0; i$15 < 500; i$15++) error[i$15] = (error_argmax[i$15] !== y[i$15] ? 1 : 0);
+    for (let i$11 = 0; i$11 < 500; i$11++) error[i$11] = (error_argmax[i$11] !== y[i$11] ? 1 : 0);
     // specs/lenet.yaml:45 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$16 = 0; i$16 < 500; i$16++) {
-        const l$17 = y[i$16];
-        if (l$17 >= 0 && l$17 < 10) cost_onehot[i$16 * 10 + l$17] = 1;
+      for (let i$12 = 0; i$12 < 500; i$12++) {
+        const l$13 = y[i$12];
+        if (l$13 >= 0 && l$13 < 10) cost_onehot[i$12 * 10 + l$13] = 1;
       }
     }
 
@@ -397,8 +388,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const p_y_given_x_add = this.p_y_given_x_add;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -449,12 +438,7 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$5 = 0;
-      for (let r$2 = 0; r$2 < 500; r$2++) {
-        let m$4 = -Infinity;
-        for (let j$3 = 0; j$3 < 10; j$3++) m$4 = Math.max(m$4, p_y_given_x_add[s$5++]);
-        p_y_given_x_reducemax[r$2] = m$4;
-      }
+      this.k.maxRows({ src: 49474464, dst: 49494464, rows: 500, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -463,19 +447,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lenet.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$6 = 0; o$6 < 500; o$6++) {
-        let s$8 = 0;
-        for (let k$7 = o$6 * 10; k$7 < o$6 * 10 + 10; k$7++) s$8 += p_y_given_x_exp[k$7];
-        p_y_given_x_reducesum[o$6] = s$8;
+      for (let o$2 = 0; o$2 < 500; o$2++) {
+        let s$4 = 0;
+        for (let k$3 = o$2 * 10; k$3 < o$2 * 10 + 10; k$3++) s$4 += p_y_given_x_exp[k$3];
+        p_y_given_x_reducesum[o$2] = s$4;
       }
     }
 
     // specs/lenet.yaml:42 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$9 = 0; i$9 < 500; i$9++) {
-        const l$10 = y[i$9];
-        if (l$10 >= 0 && l$10 < 10) cost_nll_onehot[i$9 * 10 + l$10] = 1;
+      for (let i$5 = 0; i$5 < 500; i$5++) {
+        const l$6 = y[i$5];
+        if (l$6 >= 0 && l$6 < 10) cost_nll_onehot[i$5 * 10 + l$6] = 1;
       }
     }
 
@@ -539,9 +523,9 @@ export class Model implements CompiledModel {
 
     // specs/lenet.yaml:36 gradient of c2: d_c2_conv2d = conv2d(d_c2_maxpool2dgrad, d_c2_flip)
     {
-      for (let k$15 = 0; k$15 < 20; k$15++) {
-        for (let c$14 = 0; c$14 < 50; c$14++) {
-          for (let t$16 = 0; t$16 < 25; t$16++) this.step0_scratch11[c$14 * 500 + k$15 * 25 + t$16] = d_c2_flip[(k$15 * 50 + c$14) * 25 + t$16];
+      for (let k$11 = 0; k$11 < 20; k$11++) {
+        for (let c$10 = 0; c$10 < 50; c$10++) {
+          for (let t$12 = 0; t$12 < 25; t$12++) this.step0_scratch7[c$10 * 500 + k$11 * 25 + t$12] = d_c2_flip[(k$11 * 50 + c$10) * 25 + t$12];
         }
       }
       d_c2_conv2d.fill(0);

@@ -414,8 +414,6 @@ export class Model implements CompiledModel {
   private readonly eval_lstm_scan_x1 = new Float32Array(this.mem.buffer, 56576400, 16);
   private readonly eval__1 = new Float32Array(this.mem.buffer, 56707600, 2048);
   private readonly eval__0 = new Float32Array(this.mem.buffer, 56715792, 2048);
-  private readonly eval_p_y_add = new Float32Array(this.mem.buffer, 57559760, 32);
-  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 57559888, 16);
   private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 57560080, 32);
   private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 57560208, 16);
   private readonly eval_p_y = new Float32Array(this.mem.buffer, 57560272, 32);
@@ -452,8 +450,6 @@ export class Model implements CompiledModel {
     const _1 = this.eval__1;
     const _0 = this.eval__0;
     const k_zeros = this.eval_k_zeros;
-    const p_y_add = this.eval_p_y_add;
-    const p_y_reducemax = this.eval_p_y_reducemax;
     const p_y_exp = this.eval_p_y_exp;
     const p_y_reducesum = this.eval_p_y_reducesum;
     const p_y = this.eval_p_y;
@@ -559,12 +555,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_add(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
-      let s$9 = 0;
-      for (let r$6 = 0; r$6 < 16; r$6++) {
-        let m$8 = -Infinity;
-        for (let j$7 = 0; j$7 < 2; j$7++) m$8 = Math.max(m$8, p_y_add[s$9++]);
-        p_y_reducemax[r$6] = m$8;
-      }
+      this.k.maxRows({ src: 57559760, dst: 57559888, rows: 16, n: 2 }); // max over each row of 2 → p_y_reducemax
     }
 
     // specs/lstm.yaml:65 p_y: p_y_sub = p_y_add - p_y_reducemax
@@ -573,10 +564,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$10 = 0; o$10 < 16; o$10++) {
-        let s$12 = 0;
-        for (let k$11 = o$10 * 2; k$11 < o$10 * 2 + 2; k$11++) s$12 += p_y_exp[k$11];
-        p_y_reducesum[o$10] = s$12;
+      for (let o$6 = 0; o$6 < 16; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 2; k$7 < o$6 * 2 + 2; k$7++) s$8 += p_y_exp[k$7];
+        p_y_reducesum[o$6] = s$8;
       }
     }
 
@@ -584,26 +575,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:70 metrics.error: error_argmax = argmax(p_y)
     {
-      for (let o$13 = 0; o$13 < 16; o$13++) {
+      for (let o$9 = 0; o$9 < 16; o$9++) {
         {
-          let best$16 = p_y[o$13 * 2], bi$17 = 0;
-          for (let k$15 = 1; k$15 < 2; k$15++) {
-            const v$18 = p_y[(o$13 * 2 + k$15)];
-            if (v$18 > best$16) { best$16 = v$18; bi$17 = k$15; }
+          let best$12 = p_y[o$9 * 2], bi$13 = 0;
+          for (let k$11 = 1; k$11 < 2; k$11++) {
+            const v$14 = p_y[(o$9 * 2 + k$11)];
+            if (v$14 > best$12) { best$12 = v$14; bi$13 = k$11; }
           }
-          error_argmax[o$13] = bi$17;
+          error_argmax[o$9] = bi$13;
         }
       }
     }
 
     // specs/lstm.yaml:70 metrics.error: error = cast(compare(error_argmax, label))
-    for (let i$19 = 0; i$19 < 16; i$19++) error[i$19] = (error_argmax[i$19] !== label[i$19] ? 1 : 0);
+    for (let i$15 = 0; i$15 < 16; i$15++) error[i$15] = (error_argmax[i$15] !== label[i$15] ? 1 : 0);
     // specs/lstm.yaml:71 metrics.cost: cost_onehot = one_hot(label)
     {
       cost_onehot.fill(0);
-      for (let i$20 = 0; i$20 < 16; i$20++) {
-        const l$21 = label[i$20];
-        if (l$21 >= 0 && l$21 < 2) cost_onehot[i$20 * 2 + l$21] = 1;
+      for (let i$16 = 0; i$16 < 16; i$16++) {
+        const l$17 = label[i$16];
+        if (l$17 >= 0 && l$17 < 2) cost_onehot[i$16 * 2 + l$17] = 1;
       }
     }
 
@@ -691,8 +682,6 @@ export class Model implements CompiledModel {
     const _0 = this._0;
     const length = this.length;
     const k_zeros = this.k_zeros;
-    const p_y_add = this.p_y_add;
-    const p_y_reducemax = this.p_y_reducemax;
     const p_y_exp = this.p_y_exp;
     const p_y_reducesum = this.p_y_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -845,12 +834,7 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_add(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducemax = reduce_max(p_y_add)
     {
-      let s$9 = 0;
-      for (let r$6 = 0; r$6 < 16; r$6++) {
-        let m$8 = -Infinity;
-        for (let j$7 = 0; j$7 < 2; j$7++) m$8 = Math.max(m$8, p_y_add[s$9++]);
-        p_y_reducemax[r$6] = m$8;
-      }
+      this.k.maxRows({ src: 22907328, dst: 22907456, rows: 16, n: 2 }); // max over each row of 2 → p_y_reducemax
     }
 
     // specs/lstm.yaml:65 p_y: p_y_sub = p_y_add - p_y_reducemax
@@ -859,19 +843,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:65 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$10 = 0; o$10 < 16; o$10++) {
-        let s$12 = 0;
-        for (let k$11 = o$10 * 2; k$11 < o$10 * 2 + 2; k$11++) s$12 += p_y_exp[k$11];
-        p_y_reducesum[o$10] = s$12;
+      for (let o$6 = 0; o$6 < 16; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 2; k$7 < o$6 * 2 + 2; k$7++) s$8 += p_y_exp[k$7];
+        p_y_reducesum[o$6] = s$8;
       }
     }
 
     // specs/lstm.yaml:68 losses.cost.nll: cost_nll_onehot = one_hot(label)
     {
       cost_nll_onehot.fill(0);
-      for (let i$13 = 0; i$13 < 16; i$13++) {
-        const l$14 = label[i$13];
-        if (l$14 >= 0 && l$14 < 2) cost_nll_onehot[i$13 * 2 + l$14] = 1;
+      for (let i$9 = 0; i$9 < 16; i$9++) {
+        const l$10 = label[i$9];
+        if (l$10 >= 0 && l$10 < 2) cost_nll_onehot[i$9 * 2 + l$10] = 1;
       }
     }
 
@@ -909,7 +893,7 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:64 gradient of proj: d_proj_mul = d_proj_div * m
     this.w.step0_d_proj_mul(); // WebAssembly SIMD (loops.wat)
     // specs/lstm.yaml:47 gradient of lstm: scan over up to 100 steps, reversed (gradient through time)
-    const steps$17 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
+    const steps$13 = Math.max(0, Math.min(100, Math.max(...length))); // the longest of the batch
     d_lstm_scan_out0.fill(0);
     d_lstm_scan_out2.fill(0);
     d_lstm_scan_out3.fill(0);
@@ -918,13 +902,13 @@ export class Model implements CompiledModel {
     d_lstm_scan_out6.fill(0);
     d_lstm_scan_carry0.set(k_zeros);
     d_lstm_scan_carry1.set(k_zeros);
-    for (let n$16 = 0; n$16 < steps$17; n$16++) {
-      const t$15 = steps$17 - 1 - n$16;
-      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$15 * 2048, (t$15 + 1) * 2048));
-      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$15 * 2048, (t$15 + 1) * 2048));
-      d_lstm_scan_x2.set(emb.subarray(t$15 * 2048, (t$15 + 1) * 2048));
-      d_lstm_scan_x3.set(m.subarray(t$15 * 16, (t$15 + 1) * 16));
-      d_lstm_scan_x4.set(d_proj_mul.subarray(t$15 * 2048, (t$15 + 1) * 2048));
+    for (let n$12 = 0; n$12 < steps$13; n$12++) {
+      const t$11 = steps$13 - 1 - n$12;
+      d_lstm_scan_x0.set(lstm_scan_history0.subarray(t$11 * 2048, (t$11 + 1) * 2048));
+      d_lstm_scan_x1.set(lstm_scan_history1.subarray(t$11 * 2048, (t$11 + 1) * 2048));
+      d_lstm_scan_x2.set(emb.subarray(t$11 * 2048, (t$11 + 1) * 2048));
+      d_lstm_scan_x3.set(m.subarray(t$11 * 16, (t$11 + 1) * 16));
+      d_lstm_scan_x4.set(d_proj_mul.subarray(t$11 * 2048, (t$11 + 1) * 2048));
       // specs/lstm.yaml:54 lstm.body.preact: lstm_body_preact_matmul3 = matmul(d_lstm_scan_x2, lstm_W)
       {
         this.k.gemm({ a: 32993840, b: 5120016, c: 33010288, m: 16, n: 512, k: 128, lda: 128, ldb: 512, ldc: 512, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_lstm_scan_x2 @ lstm_W → lstm_body_preact_matmul3
@@ -1038,12 +1022,12 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 33395568, b: 5120016, c: 33446768, m: 16, n: 128, k: 512, lda: 512, ldb: 512, ldc: 128, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _5 @ lstm_W → _2
       }
 
-      d_lstm_scan_out0.set(_2, t$15 * 2048);
-      d_lstm_scan_out2.set(d_lstm_scan_x2, t$15 * 2048);
-      d_lstm_scan_out3.set(_5, t$15 * 8192);
-      d_lstm_scan_out4.set(d_lstm_scan_x0, t$15 * 2048);
-      d_lstm_scan_out5.set(_5, t$15 * 8192);
-      d_lstm_scan_out6.set(_8, t$15 * 512);
+      d_lstm_scan_out0.set(_2, t$11 * 2048);
+      d_lstm_scan_out2.set(d_lstm_scan_x2, t$11 * 2048);
+      d_lstm_scan_out3.set(_5, t$11 * 8192);
+      d_lstm_scan_out4.set(d_lstm_scan_x0, t$11 * 2048);
+      d_lstm_scan_out5.set(_5, t$11 * 8192);
+      d_lstm_scan_out6.set(_8, t$11 * 512);
       d_lstm_scan_carry0.set(_02);
       d_lstm_scan_carry1.set(_12);
     }
@@ -1068,9 +1052,9 @@ export class Model implements CompiledModel {
     // specs/lstm.yaml:43 gradient of emb: grad_Wemb = scatter_add(d_emb_mul, emb_transpose)
     {
       grad_Wemb.fill(0);
-      for (let i$20 = 0; i$20 < 1600; i$20++) {
-        const r$22 = emb_transpose[i$20] * 128;
-        for (let k$21 = 0; k$21 < 128; k$21++) grad_Wemb[r$22 + k$21] += d_emb_mul[i$20 * 128 + k$21];
+      for (let i$16 = 0; i$16 < 1600; i$16++) {
+        const r$18 = emb_transpose[i$16] * 128;
+        for (let k$17 = 0; k$17 < 128; k$17++) grad_Wemb[r$18 + k$17] += d_emb_mul[i$16 * 128 + k$17];
       }
     }
 

@@ -155,8 +155,6 @@ export class Model implements CompiledModel {
   private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 1902416, 10000);
   private readonly d_hidden_mul = new Float32Array(this.mem.buffer, 1942416, 10000);
   private readonly grad_b1 = new Float32Array(this.mem.buffer, 1982416, 500);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 2357952, 200);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 2358752, 20);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 2359632, 200);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 2360432, 20);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 2360512, 200);
@@ -179,8 +177,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_add = this.eval_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -207,12 +203,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 20; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 2357952, dst: 2358752, rows: 20, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -221,10 +212,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 20; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 20; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
@@ -232,26 +223,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:28 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$8 = 0; o$8 < 20; o$8++) {
+      for (let o$4 = 0; o$4 < 20; o$4++) {
         {
-          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
-          for (let k$10 = 1; k$10 < 10; k$10++) {
-            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
-            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
+          let best$7 = p_y_given_x[o$4 * 10], bi$8 = 0;
+          for (let k$6 = 1; k$6 < 10; k$6++) {
+            const v$9 = p_y_given_x[(o$4 * 10 + k$6)];
+            if (v$9 > best$7) { best$7 = v$9; bi$8 = k$6; }
           }
-          error_argmax[o$8] = bi$12;
+          error_argmax[o$4] = bi$8;
         }
       }
     }
 
     // specs/mlp.yaml:28 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$14 = 0; i$14 < 20; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
+    for (let i$10 = 0; i$10 < 20; i$10++) error[i$10] = (error_argmax[i$10] !== y[i$10] ? 1 : 0);
     // specs/mlp.yaml:29 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$15 = 0; i$15 < 20; i$15++) {
-        const l$16 = y[i$15];
-        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
+      for (let i$11 = 0; i$11 < 20; i$11++) {
+        const l$12 = y[i$11];
+        if (l$12 >= 0 && l$12 < 10) cost_onehot[i$11 * 10 + l$12] = 1;
       }
     }
 
@@ -303,8 +294,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const p_y_given_x_add = this.p_y_given_x_add;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -329,12 +318,7 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 20; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 1897744, dst: 1898544, rows: 20, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -343,19 +327,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/mlp.yaml:21 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 20; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 20; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
     // specs/mlp.yaml:24 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$8 = 0; i$8 < 20; i$8++) {
-        const l$9 = y[i$8];
-        if (l$9 >= 0 && l$9 < 10) cost_nll_onehot[i$8 * 10 + l$9] = 1;
+      for (let i$4 = 0; i$4 < 20; i$4++) {
+        const l$5 = y[i$4];
+        if (l$5 >= 0 && l$5 < 10) cost_nll_onehot[i$4 * 10 + l$5] = 1;
       }
     }
 

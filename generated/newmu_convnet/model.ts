@@ -255,7 +255,7 @@ export class Model implements CompiledModel {
   private readonly d_l3_transpose = new Float32Array(this.mem.buffer, 104404864, 73728);
   private readonly d_l3_flip = new Float32Array(this.mem.buffer, 104699776, 73728);
   private readonly d_l3_conv2d = new Float32Array(this.mem.buffer, 104994688, 401408);
-  private readonly step0_scratch20 = new Float32Array(this.mem.buffer, 106600320, 73728);
+  private readonly step0_scratch16 = new Float32Array(this.mem.buffer, 106600320, 73728);
   private readonly grad_w3 = new Float32Array(this.mem.buffer, 107010432, 73728);
   private readonly d_l2_mul = new Float32Array(this.mem.buffer, 107563648, 401408);
   private readonly d_l2_maxpool2dgrad = new Float32Array(this.mem.buffer, 109169280, 1605632);
@@ -265,7 +265,7 @@ export class Model implements CompiledModel {
   private readonly d_l2_transpose = new Float32Array(this.mem.buffer, 132631168, 18432);
   private readonly d_l2_flip = new Float32Array(this.mem.buffer, 132704896, 18432);
   private readonly d_l2_conv2d = new Float32Array(this.mem.buffer, 132778624, 921600);
-  private readonly step0_scratch29 = new Float32Array(this.mem.buffer, 136465024, 18432);
+  private readonly step0_scratch25 = new Float32Array(this.mem.buffer, 136465024, 18432);
   private readonly grad_w2 = new Float32Array(this.mem.buffer, 136928128, 18432);
   private readonly d_l1_mul = new Float32Array(this.mem.buffer, 137262592, 921600);
   private readonly d_l1_maxpool2dgrad = new Float32Array(this.mem.buffer, 140948992, 3686400);
@@ -274,15 +274,13 @@ export class Model implements CompiledModel {
   private readonly d_l1_transpose2 = new Float32Array(this.mem.buffer, 185185792, 100352);
   private readonly d_l1_flip = new Float32Array(this.mem.buffer, 185587200, 100352);
   private readonly grad_w = new Float32Array(this.mem.buffer, 185988608, 288);
-  private readonly step0_scratch38 = new Float32Array(this.mem.buffer, 185989760, 131072);
+  private readonly step0_scratch34 = new Float32Array(this.mem.buffer, 185989760, 131072);
   private readonly new_train_rms_w = new Float32Array(this.mem.buffer, 190661248, 288);
   private readonly new_train_rms_w2 = new Float32Array(this.mem.buffer, 190662400, 18432);
   private readonly new_train_rms_w3 = new Float32Array(this.mem.buffer, 190736128, 73728);
   private readonly new_train_rms_w4 = new Float32Array(this.mem.buffer, 191031040, 720000);
   private readonly new_train_rms_w_o = new Float32Array(this.mem.buffer, 193911040, 6250);
   private readonly evaluate_scratch0 = new Float32Array(this.mem.buffer, 208681648, 131072);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 264452592, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 264457712, 128);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 264463344, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 264468464, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 264468976, 1280);
@@ -313,8 +311,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -408,12 +404,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$12 = 0;
-      for (let r$9 = 0; r$9 < 128; r$9++) {
-        let m$11 = -Infinity;
-        for (let j$10 = 0; j$10 < 10; j$10++) m$11 = Math.max(m$11, p_y_given_x_matmul[s$12++]);
-        p_y_given_x_reducemax[r$9] = m$11;
-      }
+      this.k.maxRows({ src: 264452592, dst: 264457712, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -422,10 +413,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$13 = 0; o$13 < 128; o$13++) {
-        let s$15 = 0;
-        for (let k$14 = o$13 * 10; k$14 < o$13 * 10 + 10; k$14++) s$15 += p_y_given_x_exp[k$14];
-        p_y_given_x_reducesum[o$13] = s$15;
+      for (let o$9 = 0; o$9 < 128; o$9++) {
+        let s$11 = 0;
+        for (let k$10 = o$9 * 10; k$10 < o$9 * 10 + 10; k$10++) s$11 += p_y_given_x_exp[k$10];
+        p_y_given_x_reducesum[o$9] = s$11;
       }
     }
 
@@ -433,26 +424,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:39 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$16 = 0; o$16 < 128; o$16++) {
+      for (let o$12 = 0; o$12 < 128; o$12++) {
         {
-          let best$19 = p_y_given_x[o$16 * 10], bi$20 = 0;
-          for (let k$18 = 1; k$18 < 10; k$18++) {
-            const v$21 = p_y_given_x[(o$16 * 10 + k$18)];
-            if (v$21 > best$19) { best$19 = v$21; bi$20 = k$18; }
+          let best$15 = p_y_given_x[o$12 * 10], bi$16 = 0;
+          for (let k$14 = 1; k$14 < 10; k$14++) {
+            const v$17 = p_y_given_x[(o$12 * 10 + k$14)];
+            if (v$17 > best$15) { best$15 = v$17; bi$16 = k$14; }
           }
-          error_argmax[o$16] = bi$20;
+          error_argmax[o$12] = bi$16;
         }
       }
     }
 
     // specs/newmu-convnet.yaml:39 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$22 = 0; i$22 < 128; i$22++) error[i$22] = (error_argmax[i$22] !== y[i$22] ? 1 : 0);
+    for (let i$18 = 0; i$18 < 128; i$18++) error[i$18] = (error_argmax[i$18] !== y[i$18] ? 1 : 0);
     // specs/newmu-convnet.yaml:40 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$23 = 0; i$23 < 128; i$23++) {
-        const l$24 = y[i$23];
-        if (l$24 >= 0 && l$24 < 10) cost_onehot[i$23 * 10 + l$24] = 1;
+      for (let i$19 = 0; i$19 < 128; i$19++) {
+        const l$20 = y[i$19];
+        if (l$20 >= 0 && l$20 < 10) cost_onehot[i$19 * 10 + l$20] = 1;
       }
     }
 
@@ -547,8 +538,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, step: number): number {
     const x = this.x;
-    const p_y_given_x_matmul = this.p_y_given_x_matmul;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -673,12 +662,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$13 = 0;
-      for (let r$10 = 0; r$10 < 128; r$10++) {
-        let m$12 = -Infinity;
-        for (let j$11 = 0; j$11 < 10; j$11++) m$12 = Math.max(m$12, p_y_given_x_matmul[s$13++]);
-        p_y_given_x_reducemax[r$10] = m$12;
-      }
+      this.k.maxRows({ src: 90864560, dst: 90869680, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -687,19 +671,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-convnet.yaml:34 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$14 = 0; o$14 < 128; o$14++) {
-        let s$16 = 0;
-        for (let k$15 = o$14 * 10; k$15 < o$14 * 10 + 10; k$15++) s$16 += p_y_given_x_exp[k$15];
-        p_y_given_x_reducesum[o$14] = s$16;
+      for (let o$10 = 0; o$10 < 128; o$10++) {
+        let s$12 = 0;
+        for (let k$11 = o$10 * 10; k$11 < o$10 * 10 + 10; k$11++) s$12 += p_y_given_x_exp[k$11];
+        p_y_given_x_reducesum[o$10] = s$12;
       }
     }
 
     // specs/newmu-convnet.yaml:37 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$17 = 0; i$17 < 128; i$17++) {
-        const l$18 = y[i$17];
-        if (l$18 >= 0 && l$18 < 10) cost_nll_onehot[i$17 * 10 + l$18] = 1;
+      for (let i$13 = 0; i$13 < 128; i$13++) {
+        const l$14 = y[i$13];
+        if (l$14 >= 0 && l$14 < 10) cost_nll_onehot[i$13 * 10 + l$14] = 1;
       }
     }
 
@@ -770,9 +754,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:32 gradient of l3: d_l3_conv2d = conv2d(d_l3_select, d_l3_flip)
     {
-      for (let k$24 = 0; k$24 < 64; k$24++) {
-        for (let c$23 = 0; c$23 < 128; c$23++) {
-          for (let t$25 = 0; t$25 < 9; t$25++) this.step0_scratch20[c$23 * 576 + k$24 * 9 + t$25] = d_l3_flip[(k$24 * 128 + c$23) * 9 + t$25];
+      for (let k$20 = 0; k$20 < 64; k$20++) {
+        for (let c$19 = 0; c$19 < 128; c$19++) {
+          for (let t$21 = 0; t$21 < 9; t$21++) this.step0_scratch16[c$19 * 576 + k$20 * 9 + t$21] = d_l3_flip[(k$20 * 128 + c$19) * 9 + t$21];
         }
       }
       d_l3_conv2d.fill(0);
@@ -815,9 +799,9 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:31 gradient of l2: d_l2_conv2d = conv2d(d_l2_select, d_l2_flip)
     {
-      for (let k$33 = 0; k$33 < 32; k$33++) {
-        for (let c$32 = 0; c$32 < 64; c$32++) {
-          for (let t$34 = 0; t$34 < 9; t$34++) this.step0_scratch29[c$32 * 288 + k$33 * 9 + t$34] = d_l2_flip[(k$33 * 64 + c$32) * 9 + t$34];
+      for (let k$29 = 0; k$29 < 32; k$29++) {
+        for (let c$28 = 0; c$28 < 64; c$28++) {
+          for (let t$30 = 0; t$30 < 9; t$30++) this.step0_scratch25[c$28 * 288 + k$29 * 9 + t$30] = d_l2_flip[(k$29 * 64 + c$28) * 9 + t$30];
         }
       }
       d_l2_conv2d.fill(0);
@@ -855,17 +839,17 @@ export class Model implements CompiledModel {
 
     // specs/newmu-convnet.yaml:30 gradient of l1: grad_w = conv2d(d_l1_transpose, d_l1_flip)
     {
-      this.step0_scratch38.fill(0);
-      for (let kc$40 = 0; kc$40 < 128; kc$40++) {
-        for (let r$41 = 0; r$41 < 28; r$41++) {
-          const sr$45 = (kc$40 * 28 + 27 - r$41) * 28 + 27, dr$46 = (kc$40 * 32 + r$41 + 2) * 32 + 2;
-          for (let q$42 = 0; q$42 < 28; q$42++) this.step0_scratch38[dr$46 + q$42] = d_l1_flip[sr$45 - q$42];
+      this.step0_scratch34.fill(0);
+      for (let kc$36 = 0; kc$36 < 128; kc$36++) {
+        for (let r$37 = 0; r$37 < 28; r$37++) {
+          const sr$41 = (kc$36 * 28 + 27 - r$37) * 28 + 27, dr$42 = (kc$36 * 32 + r$37 + 2) * 32 + 2;
+          for (let q$38 = 0; q$38 < 28; q$38++) this.step0_scratch34[dr$42 + q$38] = d_l1_flip[sr$41 - q$38];
         }
       }
       this.k.im2colBlock({ x: 185989760, cols: 186514048, C: 128, H: 32, W: 32, kh: 3, kw: 3, Ho: 30, Wo: 30, L: 900, n0: 0, nb: 1, c0: 0, cb: 128 }); // f[k, c, p − i, q − j] at row (c, i, j), column (k, p, q)
       {
-        for (let c$44 = 0; c$44 < 128; c$44++) {
-          this.k.gemm({ a: 170440192 + c$44 * 3600, b: 186514048 + c$44 * 32400, c: 185988608, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$44 > 0, alpha: 1, split: false });
+        for (let c$40 = 0; c$40 < 128; c$40++) {
+          this.k.gemm({ a: 170440192 + c$40 * 3600, b: 186514048 + c$40 * 32400, c: 185988608, m: 32, n: 9, k: 900, lda: 115200, ldb: 900, ldc: 9, transA: false, transB: true, accumulate: c$40 > 0, alpha: 1, split: false });
         }
       }
     }

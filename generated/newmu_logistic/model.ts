@@ -106,8 +106,6 @@ export class Model implements CompiledModel {
   private readonly d_cost_nll_reducesum = new Float32Array(this.mem.buffer, 455856, 128);
   private readonly d_cost_nll_div = new Float32Array(this.mem.buffer, 456368, 128);
   private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 456880, 1280);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 462000, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 467120, 128);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 472752, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 477872, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 478384, 1280);
@@ -130,8 +128,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -149,12 +145,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$3 = 0;
-      for (let r$0 = 0; r$0 < 128; r$0++) {
-        let m$2 = -Infinity;
-        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_matmul[s$3++]);
-        p_y_given_x_reducemax[r$0] = m$2;
-      }
+      this.k.maxRows({ src: 462000, dst: 467120, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -163,10 +154,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$0 = 0; o$0 < 128; o$0++) {
+        let s$2 = 0;
+        for (let k$1 = o$0 * 10; k$1 < o$0 * 10 + 10; k$1++) s$2 += p_y_given_x_exp[k$1];
+        p_y_given_x_reducesum[o$0] = s$2;
       }
     }
 
@@ -174,26 +165,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:23 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$7 = 0; o$7 < 128; o$7++) {
+      for (let o$3 = 0; o$3 < 128; o$3++) {
         {
-          let best$10 = p_y_given_x[o$7 * 10], bi$11 = 0;
-          for (let k$9 = 1; k$9 < 10; k$9++) {
-            const v$12 = p_y_given_x[(o$7 * 10 + k$9)];
-            if (v$12 > best$10) { best$10 = v$12; bi$11 = k$9; }
+          let best$6 = p_y_given_x[o$3 * 10], bi$7 = 0;
+          for (let k$5 = 1; k$5 < 10; k$5++) {
+            const v$8 = p_y_given_x[(o$3 * 10 + k$5)];
+            if (v$8 > best$6) { best$6 = v$8; bi$7 = k$5; }
           }
-          error_argmax[o$7] = bi$11;
+          error_argmax[o$3] = bi$7;
         }
       }
     }
 
     // specs/newmu-logistic.yaml:23 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$13 = 0; i$13 < 128; i$13++) error[i$13] = (error_argmax[i$13] !== y[i$13] ? 1 : 0);
+    for (let i$9 = 0; i$9 < 128; i$9++) error[i$9] = (error_argmax[i$9] !== y[i$9] ? 1 : 0);
     // specs/newmu-logistic.yaml:24 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$14 = 0; i$14 < 128; i$14++) {
-        const l$15 = y[i$14];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[i$14 * 10 + l$15] = 1;
+      for (let i$10 = 0; i$10 < 128; i$10++) {
+        const l$11 = y[i$10];
+        if (l$11 >= 0 && l$11 < 10) cost_onehot[i$10 * 10 + l$11] = 1;
       }
     }
 
@@ -235,9 +226,7 @@ export class Model implements CompiledModel {
   }
 
   private step0(batch: Batch, _step: number): number {
-    const p_y_given_x_matmul = this.p_y_given_x_matmul;
     const x = this.x;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -253,12 +242,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$3 = 0;
-      for (let r$0 = 0; r$0 < 128; r$0++) {
-        let m$2 = -Infinity;
-        for (let j$1 = 0; j$1 < 10; j$1++) m$2 = Math.max(m$2, p_y_given_x_matmul[s$3++]);
-        p_y_given_x_reducemax[r$0] = m$2;
-      }
+      this.k.maxRows({ src: 31376, dst: 437904, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -267,19 +251,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-logistic.yaml:18 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$4 = 0; o$4 < 128; o$4++) {
-        let s$6 = 0;
-        for (let k$5 = o$4 * 10; k$5 < o$4 * 10 + 10; k$5++) s$6 += p_y_given_x_exp[k$5];
-        p_y_given_x_reducesum[o$4] = s$6;
+      for (let o$0 = 0; o$0 < 128; o$0++) {
+        let s$2 = 0;
+        for (let k$1 = o$0 * 10; k$1 < o$0 * 10 + 10; k$1++) s$2 += p_y_given_x_exp[k$1];
+        p_y_given_x_reducesum[o$0] = s$2;
       }
     }
 
     // specs/newmu-logistic.yaml:21 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$7 = 0; i$7 < 128; i$7++) {
-        const l$8 = y[i$7];
-        if (l$8 >= 0 && l$8 < 10) cost_nll_onehot[i$7 * 10 + l$8] = 1;
+      for (let i$3 = 0; i$3 < 128; i$3++) {
+        const l$4 = y[i$3];
+        if (l$4 >= 0 && l$4 < 10) cost_nll_onehot[i$3 * 10 + l$4] = 1;
       }
     }
 

@@ -123,8 +123,6 @@ export class Model implements CompiledModel {
   private readonly d_p_y_given_x_add = new Float32Array(this.mem.buffer, 4101152, 1280);
   private readonly d_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 4106272, 80000);
   private readonly d_h_mul = new Float32Array(this.mem.buffer, 4426272, 80000);
-  private readonly eval_p_y_given_x_matmul = new Float32Array(this.mem.buffer, 7242848, 1280);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 7247968, 128);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 7253600, 1280);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 7258720, 128);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 7259232, 1280);
@@ -147,8 +145,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_matmul = this.eval_p_y_given_x_matmul;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -173,12 +169,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 128; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_matmul[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 7242848, dst: 7247968, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -187,10 +178,10 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 128; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 128; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
@@ -198,26 +189,26 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:24 metrics.error: error_argmax = argmax(p_y_given_x)
     {
-      for (let o$8 = 0; o$8 < 128; o$8++) {
+      for (let o$4 = 0; o$4 < 128; o$4++) {
         {
-          let best$11 = p_y_given_x[o$8 * 10], bi$12 = 0;
-          for (let k$10 = 1; k$10 < 10; k$10++) {
-            const v$13 = p_y_given_x[(o$8 * 10 + k$10)];
-            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
+          let best$7 = p_y_given_x[o$4 * 10], bi$8 = 0;
+          for (let k$6 = 1; k$6 < 10; k$6++) {
+            const v$9 = p_y_given_x[(o$4 * 10 + k$6)];
+            if (v$9 > best$7) { best$7 = v$9; bi$8 = k$6; }
           }
-          error_argmax[o$8] = bi$12;
+          error_argmax[o$4] = bi$8;
         }
       }
     }
 
     // specs/newmu-net.yaml:24 metrics.error: error = cast(compare(error_argmax, y))
-    for (let i$14 = 0; i$14 < 128; i$14++) error[i$14] = (error_argmax[i$14] !== y[i$14] ? 1 : 0);
+    for (let i$10 = 0; i$10 < 128; i$10++) error[i$10] = (error_argmax[i$10] !== y[i$10] ? 1 : 0);
     // specs/newmu-net.yaml:25 metrics.cost: cost_onehot = one_hot(y)
     {
       cost_onehot.fill(0);
-      for (let i$15 = 0; i$15 < 128; i$15++) {
-        const l$16 = y[i$15];
-        if (l$16 >= 0 && l$16 < 10) cost_onehot[i$15 * 10 + l$16] = 1;
+      for (let i$11 = 0; i$11 < 128; i$11++) {
+        const l$12 = y[i$11];
+        if (l$12 >= 0 && l$12 < 10) cost_onehot[i$11 * 10 + l$12] = 1;
       }
     }
 
@@ -264,8 +255,6 @@ export class Model implements CompiledModel {
 
   private step0(batch: Batch, _step: number): number {
     const x = this.x;
-    const p_y_given_x_matmul = this.p_y_given_x_matmul;
-    const p_y_given_x_reducemax = this.p_y_given_x_reducemax;
     const p_y_given_x_exp = this.p_y_given_x_exp;
     const p_y_given_x_reducesum = this.p_y_given_x_reducesum;
     const cost_nll_onehot = this.cost_nll_onehot;
@@ -288,12 +277,7 @@ export class Model implements CompiledModel {
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_matmul)
     {
-      let s$4 = 0;
-      for (let r$1 = 0; r$1 < 128; r$1++) {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_matmul[s$4++]);
-        p_y_given_x_reducemax[r$1] = m$3;
-      }
+      this.k.maxRows({ src: 4077056, dst: 4082176, rows: 128, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_sub = p_y_given_x_matmul - p_y_given_x_reducemax
@@ -302,19 +286,19 @@ export class Model implements CompiledModel {
     this.w.step0_p_y_given_x_exp(); // WebAssembly SIMD (loops.wat)
     // specs/newmu-net.yaml:19 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
-      for (let o$5 = 0; o$5 < 128; o$5++) {
-        let s$7 = 0;
-        for (let k$6 = o$5 * 10; k$6 < o$5 * 10 + 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[o$5] = s$7;
+      for (let o$1 = 0; o$1 < 128; o$1++) {
+        let s$3 = 0;
+        for (let k$2 = o$1 * 10; k$2 < o$1 * 10 + 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[o$1] = s$3;
       }
     }
 
     // specs/newmu-net.yaml:22 losses.cost.nll: cost_nll_onehot = one_hot(y)
     {
       cost_nll_onehot.fill(0);
-      for (let i$8 = 0; i$8 < 128; i$8++) {
-        const l$9 = y[i$8];
-        if (l$9 >= 0 && l$9 < 10) cost_nll_onehot[i$8 * 10 + l$9] = 1;
+      for (let i$4 = 0; i$4 < 128; i$4++) {
+        const l$5 = y[i$4];
+        if (l$5 >= 0 && l$5 < 10) cost_nll_onehot[i$4 * 10 + l$5] = 1;
       }
     }
 

@@ -262,7 +262,6 @@ export class Model implements CompiledModel {
   private readonly eval_rnn_scan_x0 = new Float32Array(this.mem.buffer, 2424496, 350);
   private readonly eval__0 = new Float32Array(this.mem.buffer, 2427504, 200);
   private readonly eval__1 = new Float32Array(this.mem.buffer, 2428816, 127);
-  private readonly eval_p_y_reducemax = new Float32Array(this.mem.buffer, 2429328, 46);
   private readonly eval_p_y_exp = new Float32Array(this.mem.buffer, 2429520, 5842);
   private readonly eval_p_y_reducesum = new Float32Array(this.mem.buffer, 2452896, 46);
   private readonly eval_p_y = new Float32Array(this.mem.buffer, 2453088, 5842);
@@ -291,7 +290,6 @@ export class Model implements CompiledModel {
     const rnn_scan_x0 = this.eval_rnn_scan_x0;
     const _0 = this.eval__0;
     const _1 = this.eval__1;
-    const p_y_reducemax = this.eval_p_y_reducemax;
     const p_y_exp = this.eval_p_y_exp;
     const p_y_reducesum = this.eval_p_y_reducesum;
     const p_y = this.eval_p_y;
@@ -340,22 +338,17 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:49 p_y: p_y_reducemax = reduce_max(rnn_scan_out0)
     {
-      let s$9 = 0;
-      for (let r$6 = 0; r$6 < 46; r$6++) {
-        let m$8 = -Infinity;
-        for (let j$7 = 0; j$7 < 127; j$7++) m$8 = Math.max(m$8, rnn_scan_out0[s$9++]);
-        p_y_reducemax[r$6] = m$8;
-      }
+      this.k.maxRows({ src: 2400320, dst: 2429328, rows: 46, n: 127 }); // max over each row of 127 → p_y_reducemax
     }
 
     // specs/rnnslu.yaml:49 p_y: p_y_exp = exp(rnn_scan_out0 - p_y_reducemax)
     this.w.evaluate_p_y_exp(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:49 p_y: p_y_reducesum = Σ p_y_exp
     {
-      for (let o$10 = 0; o$10 < 46; o$10++) {
-        let s$12 = 0;
-        for (let k$11 = o$10 * 127; k$11 < o$10 * 127 + 127; k$11++) s$12 += p_y_exp[k$11];
-        p_y_reducesum[o$10] = s$12;
+      for (let o$6 = 0; o$6 < 46; o$6++) {
+        let s$8 = 0;
+        for (let k$7 = o$6 * 127; k$7 < o$6 * 127 + 127; k$7++) s$8 += p_y_exp[k$7];
+        p_y_reducesum[o$6] = s$8;
       }
     }
 
@@ -363,20 +356,20 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:56 metrics.f1: f1_argmax = argmax(p_y)
     {
-      for (let o$13 = 0; o$13 < 46; o$13++) {
+      for (let o$9 = 0; o$9 < 46; o$9++) {
         {
-          let best$16 = p_y[o$13 * 127], bi$17 = 0;
-          for (let k$15 = 1; k$15 < 127; k$15++) {
-            const v$18 = p_y[(o$13 * 127 + k$15)];
-            if (v$18 > best$16) { best$16 = v$18; bi$17 = k$15; }
+          let best$12 = p_y[o$9 * 127], bi$13 = 0;
+          for (let k$11 = 1; k$11 < 127; k$11++) {
+            const v$14 = p_y[(o$9 * 127 + k$11)];
+            if (v$14 > best$12) { best$12 = v$14; bi$13 = k$11; }
           }
-          f1_argmax[o$13] = bi$17;
+          f1_argmax[o$9] = bi$13;
         }
       }
     }
 
     // specs/rnnslu.yaml:56 metrics.f1: f1_cast = cast(f1_argmax)
-    for (let i$19 = 0; i$19 < 46; i$19++) f1_cast[i$19] = f1_argmax[i$19];
+    for (let i$15 = 0; i$15 < 46; i$15++) f1_cast[i$15] = f1_argmax[i$15];
     out.f1.set(f1_cast);
   }
 
@@ -428,7 +421,6 @@ export class Model implements CompiledModel {
     const _1 = this._1;
     const length = this.length;
     const h0 = this.params.h0;
-    const nll_expr_reducemax = this.nll_expr_reducemax;
     const nll_expr_sub = this.nll_expr_sub;
     const nll_expr_exp = this.nll_expr_exp;
     const nll_expr_reducesum = this.nll_expr_reducesum;
@@ -514,12 +506,7 @@ export class Model implements CompiledModel {
 
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducemax = reduce_max(rnn_scan_out0)
     {
-      let s$11 = 0;
-      for (let r$8 = 0; r$8 < 46; r$8++) {
-        let m$10 = -Infinity;
-        for (let j$9 = 0; j$9 < 127; j$9++) m$10 = Math.max(m$10, rnn_scan_out0[s$11++]);
-        nll_expr_reducemax[r$8] = m$10;
-      }
+      this.k.maxRows({ src: 747632, dst: 813440, rows: 46, n: 127 }); // max over each row of 127 → nll_expr_reducemax
     }
 
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_sub = rnn_scan_out0 - nll_expr_reducemax
@@ -528,32 +515,32 @@ export class Model implements CompiledModel {
     this.w.step0_nll_expr_exp(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducesum = Σ nll_expr_exp
     {
-      for (let o$12 = 0; o$12 < 46; o$12++) {
-        let s$14 = 0;
-        for (let k$13 = o$12 * 127; k$13 < o$12 * 127 + 127; k$13++) s$14 += nll_expr_exp[k$13];
-        nll_expr_reducesum[o$12] = s$14;
+      for (let o$8 = 0; o$8 < 46; o$8++) {
+        let s$10 = 0;
+        for (let k$9 = o$8 * 127; k$9 < o$8 * 127 + 127; k$9++) s$10 += nll_expr_exp[k$9];
+        nll_expr_reducesum[o$8] = s$10;
       }
     }
 
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_log = log(nll_expr_reducesum)
     this.w.step0_nll_expr_log(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducesum2 = Σ (gold * (nll_expr_sub - nll_expr_log))
-    let o$15 = 0;
-    let s$16 = 0;
-    for (let c$18 = 0; c$18 < 46; c$18++) {
-      for (let c$19 = 0; c$19 < 127; c$19++) {
-        s$16 += (gold[c$18 * 127 + c$19] * (nll_expr_sub[c$18 * 127 + c$19] - nll_expr_log[c$18]));
+    let o$11 = 0;
+    let s$12 = 0;
+    for (let c$14 = 0; c$14 < 46; c$14++) {
+      for (let c$15 = 0; c$15 < 127; c$15++) {
+        s$12 += (gold[c$14 * 127 + c$15] * (nll_expr_sub[c$14 * 127 + c$15] - nll_expr_log[c$14]));
       }
     }
 
-    nll_expr_reducesum2[o$15] = s$16;
-    o$15++;
+    nll_expr_reducesum2[o$11] = s$12;
+    o$11++;
     // specs/rnnslu.yaml:54 losses.nll.expr: nll_expr_reducesum3 = Σ gold
     {
       {
-        let s$22 = 0;
-        for (let k$21 = 0 * 5842; k$21 < 5842; k$21++) s$22 += gold[k$21];
-        nll_expr_reducesum3[0] = s$22;
+        let s$18 = 0;
+        for (let k$17 = 0 * 5842; k$17 < 5842; k$17++) s$18 += gold[k$17];
+        nll_expr_reducesum3[0] = s$18;
       }
     }
 
@@ -570,7 +557,7 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:54 gradient of losses.nll.expr: d_nll_expr_add = d_nll_expr_mul + (d_nll_expr_div * nll_expr_exp)
     this.w.step0_d_nll_expr_add(); // WebAssembly SIMD (loops.wat)
     // specs/rnnslu.yaml:36 gradient of rnn: scan over up to 46 steps, reversed (gradient through time)
-    const steps$25 = Math.max(0, Math.min(46, length[0]));
+    const steps$21 = Math.max(0, Math.min(46, length[0]));
     d_rnn_scan_out0.fill(0);
     d_rnn_scan_out1.fill(0);
     d_rnn_scan_out2.fill(0);
@@ -581,11 +568,11 @@ export class Model implements CompiledModel {
     d_rnn_scan_out7.fill(0);
     d_rnn_scan_out8.fill(0);
     d_rnn_scan_carry0.set(k_d_rnn_const);
-    for (let n$24 = 0; n$24 < steps$25; n$24++) {
-      const t$23 = steps$25 - 1 - n$24;
-      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$23 * 200, (t$23 + 1) * 200));
-      d_rnn_scan_x1.set(x.subarray(t$23 * 350, (t$23 + 1) * 350));
-      d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$23 * 127, (t$23 + 1) * 127));
+    for (let n$20 = 0; n$20 < steps$21; n$20++) {
+      const t$19 = steps$21 - 1 - n$20;
+      d_rnn_scan_x0.set(rnn_scan_history0.subarray(t$19 * 200, (t$19 + 1) * 200));
+      d_rnn_scan_x1.set(x.subarray(t$19 * 350, (t$19 + 1) * 350));
+      d_rnn_scan_x2.set(d_nll_expr_add.subarray(t$19 * 127, (t$19 + 1) * 127));
       // specs/rnnslu.yaml:44 rnn.body.h_t: rnn_body_h_t_matmul3 = matmul(d_rnn_scan_x1, Wx)
       {
         this.k.gemm({ a: 1269920, b: 114624, c: 1271840, m: 1, n: 200, k: 350, lda: 350, ldb: 200, ldc: 200, transA: false, transB: false, accumulate: false, alpha: 1, split: false }); // d_rnn_scan_x1 @ Wx → rnn_body_h_t_matmul3
@@ -625,15 +612,15 @@ export class Model implements CompiledModel {
         this.k.gemm({ a: 1275552, b: 114624, c: 1277952, m: 1, n: 350, k: 200, lda: 200, ldb: 200, ldc: 350, transA: false, transB: true, accumulate: false, alpha: 1, split: false }); // _3 @ Wx → _12
       }
 
-      d_rnn_scan_out0.set(_12, t$23 * 350);
-      d_rnn_scan_out1.set(d_rnn_scan_x1, t$23 * 350);
-      d_rnn_scan_out2.set(_3, t$23 * 200);
-      d_rnn_scan_out3.set(d_rnn_scan_x0, t$23 * 200);
-      d_rnn_scan_out4.set(_3, t$23 * 200);
-      d_rnn_scan_out5.set(_6, t$23 * 200);
-      d_rnn_scan_out6.set(_7, t$23 * 200);
-      d_rnn_scan_out7.set(d_rnn_scan_x2, t$23 * 127);
-      d_rnn_scan_out8.set(_9, t$23 * 127);
+      d_rnn_scan_out0.set(_12, t$19 * 350);
+      d_rnn_scan_out1.set(d_rnn_scan_x1, t$19 * 350);
+      d_rnn_scan_out2.set(_3, t$19 * 200);
+      d_rnn_scan_out3.set(d_rnn_scan_x0, t$19 * 200);
+      d_rnn_scan_out4.set(_3, t$19 * 200);
+      d_rnn_scan_out5.set(_6, t$19 * 200);
+      d_rnn_scan_out6.set(_7, t$19 * 200);
+      d_rnn_scan_out7.set(d_rnn_scan_x2, t$19 * 127);
+      d_rnn_scan_out8.set(_9, t$19 * 127);
       d_rnn_scan_carry0.set(_02);
     }
 
@@ -666,9 +653,9 @@ export class Model implements CompiledModel {
     // specs/rnnslu.yaml:34 gradient of x: grad_emb = scatter_add(d_rnn_scan_out0, words)
     {
       grad_emb.fill(0);
-      for (let i$29 = 0; i$29 < 322; i$29++) {
-        const r$31 = words[i$29] * 50;
-        for (let k$30 = 0; k$30 < 50; k$30++) grad_emb[r$31 + k$30] += d_rnn_scan_out0[i$29 * 50 + k$30];
+      for (let i$25 = 0; i$25 < 322; i$25++) {
+        const r$27 = words[i$25] * 50;
+        for (let k$26 = 0; k$26 < 50; k$26++) grad_emb[r$27 + k$26] += d_rnn_scan_out0[i$25 * 50 + k$26];
       }
     }
 

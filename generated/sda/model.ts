@@ -335,8 +335,6 @@ export class Model implements CompiledModel {
   private readonly finetune_d_h2_matmul = new Float32Array(this.mem.buffer, 11495504, 1000);
   private readonly finetune_d_h1_mul = new Float32Array(this.mem.buffer, 11499504, 1000);
   private readonly finetune_grad_b1 = new Float32Array(this.mem.buffer, 11503504, 1000);
-  private readonly eval_p_y_given_x_add = new Float32Array(this.mem.buffer, 11549168, 10);
-  private readonly eval_p_y_given_x_reducemax = new Float32Array(this.mem.buffer, 11549216, 1);
   private readonly eval_p_y_given_x_exp = new Float32Array(this.mem.buffer, 11549280, 10);
   private readonly eval_p_y_given_x_reducesum = new Float32Array(this.mem.buffer, 11549328, 1);
   private readonly eval_p_y_given_x = new Float32Array(this.mem.buffer, 11549344, 10);
@@ -362,8 +360,6 @@ export class Model implements CompiledModel {
   evaluate(batch: Batch, out: Record<string, Float32Array>): void {
     const x = this.x;
     const y = this.y;
-    const p_y_given_x_add = this.eval_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.eval_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.eval_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.eval_p_y_given_x_reducesum;
     const p_y_given_x = this.eval_p_y_given_x;
@@ -404,12 +400,7 @@ export class Model implements CompiledModel {
     this.w.evaluate_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[0] = m$3;
-      }
+      this.k.maxRows({ src: 11549168, dst: 11549216, rows: 1, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -419,9 +410,9 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
-        let s$7 = 0;
-        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[0] = s$7;
+        let s$3 = 0;
+        for (let k$2 = 0 * 10; k$2 < 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[0] = s$3;
       }
     }
 
@@ -431,12 +422,12 @@ export class Model implements CompiledModel {
     {
       {
         {
-          let best$11 = p_y_given_x[0 * 10], bi$12 = 0;
-          for (let k$10 = 1; k$10 < 10; k$10++) {
-            const v$13 = p_y_given_x[(k$10)];
-            if (v$13 > best$11) { best$11 = v$13; bi$12 = k$10; }
+          let best$7 = p_y_given_x[0 * 10], bi$8 = 0;
+          for (let k$6 = 1; k$6 < 10; k$6++) {
+            const v$9 = p_y_given_x[(k$6)];
+            if (v$9 > best$7) { best$7 = v$9; bi$8 = k$6; }
           }
-          error_argmax[0] = bi$12;
+          error_argmax[0] = bi$8;
         }
       }
     }
@@ -447,8 +438,8 @@ export class Model implements CompiledModel {
     {
       cost_onehot.fill(0);
       {
-        const l$15 = y[0];
-        if (l$15 >= 0 && l$15 < 10) cost_onehot[l$15] = 1;
+        const l$11 = y[0];
+        if (l$11 >= 0 && l$11 < 10) cost_onehot[l$11] = 1;
       }
     }
 
@@ -765,8 +756,6 @@ export class Model implements CompiledModel {
 
   private step3(batch: Batch, _step: number): number {
     const x = this.x;
-    const p_y_given_x_add = this.finetune_p_y_given_x_add;
-    const p_y_given_x_reducemax = this.finetune_p_y_given_x_reducemax;
     const p_y_given_x_exp = this.finetune_p_y_given_x_exp;
     const p_y_given_x_reducesum = this.finetune_p_y_given_x_reducesum;
     const finetune_nll_onehot = this.finetune_finetune_nll_onehot;
@@ -806,12 +795,7 @@ export class Model implements CompiledModel {
     this.w.step3_p_y_given_x_add(); // WebAssembly SIMD (loops.wat)
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducemax = reduce_max(p_y_given_x_add)
     {
-      let s$4 = 0;
-      {
-        let m$3 = -Infinity;
-        for (let j$2 = 0; j$2 < 10; j$2++) m$3 = Math.max(m$3, p_y_given_x_add[s$4++]);
-        p_y_given_x_reducemax[0] = m$3;
-      }
+      this.k.maxRows({ src: 11471088, dst: 11471136, rows: 1, n: 10 }); // max over each row of 10 → p_y_given_x_reducemax
     }
 
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_sub = p_y_given_x_add - p_y_given_x_reducemax
@@ -821,9 +805,9 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:39 p_y_given_x: p_y_given_x_reducesum = Σ p_y_given_x_exp
     {
       {
-        let s$7 = 0;
-        for (let k$6 = 0 * 10; k$6 < 10; k$6++) s$7 += p_y_given_x_exp[k$6];
-        p_y_given_x_reducesum[0] = s$7;
+        let s$3 = 0;
+        for (let k$2 = 0 * 10; k$2 < 10; k$2++) s$3 += p_y_given_x_exp[k$2];
+        p_y_given_x_reducesum[0] = s$3;
       }
     }
 
@@ -831,8 +815,8 @@ export class Model implements CompiledModel {
     {
       finetune_nll_onehot.fill(0);
       {
-        const l$9 = y[0];
-        if (l$9 >= 0 && l$9 < 10) finetune_nll_onehot[l$9] = 1;
+        const l$5 = y[0];
+        if (l$5 >= 0 && l$5 < 10) finetune_nll_onehot[l$5] = 1;
       }
     }
 
@@ -845,9 +829,9 @@ export class Model implements CompiledModel {
     // specs/sda.yaml:52 gradient of losses.finetune.nll: d_finetune_nll_reducesum = Σ finetune_nll_onehot
     {
       {
-        let s$12 = 0;
-        for (let k$11 = 0 * 10; k$11 < 10; k$11++) s$12 += finetune_nll_onehot[k$11];
-        d_finetune_nll_reducesum[0] = s$12;
+        let s$8 = 0;
+        for (let k$7 = 0 * 10; k$7 < 10; k$7++) s$8 += finetune_nll_onehot[k$7];
+        d_finetune_nll_reducesum[0] = s$8;
       }
     }
 

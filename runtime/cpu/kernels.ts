@@ -68,6 +68,8 @@ export interface KernelExports {
   readonly reverse_blocks: (src: number, dst: number, n: number, P: number) => void;
   /** dst[m] = Σ_o Σ_i src[o, m, i] (SumAroundArgs, positional). */
   readonly sum_around: (src: number, dst: number, outer: number, mid: number, inner: number) => void;
+  /** dst[r] = max_j src[r, j] (MaxRowsArgs, positional). */
+  readonly max_rows: (src: number, dst: number, rows: number, n: number) => void;
   /** Runs of 4-byte elements between strided places (CopyRunsArgs, positional). */
   readonly copy_runs: (src: number, dst: number, outer: number, inner: number, run: number, srcOuter: number, srcInner: number, dstOuter: number, dstInner: number) => void;
   /** im2col of a block of images, then its product with the filters into
@@ -352,6 +354,16 @@ export interface SumAroundArgs {
   readonly inner: number;
 }
 
+/** dst[r] = max_j src[r, j] over `rows` rows of n > 0 f32 (byte
+ * addresses): a softmax's max over its classes; Math.max's floats
+ * (compiler/emit/wasm/sums.ts). */
+export interface MaxRowsArgs {
+  readonly src: number;
+  readonly dst: number;
+  readonly rows: number;
+  readonly n: number;
+}
+
 /** The kernels as generated code calls them: one method per kernel, one
  * object of named arguments per call, an object literal at the call site.
  * Measured (Node 20, a 2×2×2 product, 2M calls): V8 inlines these wrappers
@@ -371,6 +383,7 @@ export interface KernelCalls {
   reverseBlocks(p: ReverseBlocksArgs): void;
   copyRuns(p: CopyRunsArgs): void;
   sumAround(p: SumAroundArgs): void;
+  maxRows(p: MaxRowsArgs): void;
   uniformFill(p: UniformFillArgs): void;
   convBlock(p: ConvBlockArgs): void;
   fullConv(p: FullConvArgs): void;
@@ -419,6 +432,9 @@ const CALLS: KernelCalls & ThisType<KernelExports> = {
   },
   sumAround(p) {
     this.sum_around(p.src, p.dst, p.outer, p.mid, p.inner);
+  },
+  maxRows(p) {
+    this.max_rows(p.src, p.dst, p.rows, p.n);
   },
   convBlock(p) {
     this.im2col_gemm(p.x, p.cols, p.C, p.H, p.W, p.kh, p.kw, p.Ho, p.Wo, p.L, p.n0, p.nb, p.c0, p.cb, p.w, p.acc, p.K, p.lda, p.accumulate ? 1 : 0);
@@ -513,7 +529,7 @@ export function createKernels(memory: WebAssembly.Memory): Kernels {
   const e = inst.exports as unknown as KernelExports;
   const single: Kernels = {
     gemm_nn: e.gemm_nn, gemm_tn: e.gemm_tn, gemm_nt: e.gemm_nt, nonzero_rows: e.nonzero_rows, gemm_vx: e.gemm_vx, gemm_bx: e.gemm_bx, im2col: e.im2col, col2im_add: e.col2im_add,
-    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, sum_around: e.sum_around, philox_uniform: e.philox_uniform,
+    max_pool2d: e.max_pool2d, max_pool2d_grad: e.max_pool2d_grad, swap01: e.swap01, reverse_blocks: e.reverse_blocks, copy_runs: e.copy_runs, sum_around: e.sum_around, max_rows: e.max_rows, philox_uniform: e.philox_uniform,
     conv_taps: e.conv_taps, conv_valid: e.conv_valid, conv_filter_grad: filterGrad(inst.exports.conv_filter_grad as (...args: number[]) => void), transpose_planes: e.transpose_planes,
     im2col_gemm: im2colGemm(e.im2col, e.gemm_nn),
     full_conv: fullConv(e.gemm_tn, e.col2im_add),

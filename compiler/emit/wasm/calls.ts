@@ -30,6 +30,7 @@ const ORDER: { readonly [N in KernelName]: readonly (keyof KernelArgs<N>)[] } = 
   reverseBlocks: ["src", "dst", "blocks", "block"],
   copyRuns: ["src", "dst", "outer", "inner", "run", "srcOuter", "srcInner", "dstOuter", "dstInner"],
   sumAround: ["src", "dst", "outer", "mid", "inner"],
+  maxRows: ["src", "dst", "rows", "n"],
   uniformFill: ["dst", "n", "seed", "salt", "step", "iter"],
   fullConv: ["x", "wr", "r", "r2", "y", "n", "C", "H", "W", "K", "kh", "kw", "Ho", "Wo"],
   convValid: ["x", "w", "y", "tab", "n", "C", "H", "W", "K", "kh", "kw", "Ho", "Wo", "cb"],

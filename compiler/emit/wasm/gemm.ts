@@ -37,7 +37,7 @@ import { maxPoolGradWat, maxPoolWat } from "./pool.ts";
 import { copyRunsWat, reverseBlocksWat, swap01Wat } from "./layout.ts";
 import { philoxUniformWat } from "./philox.ts";
 import { sparseGemmWat } from "./sparse.ts";
-import { sumAroundWat } from "./sums.ts";
+import { maxRowsWat, sumAroundWat } from "./sums.ts";
 import { gemmHeader, loadPartial, storePartial, whileLoop } from "./wat.ts";
 
 const KC = 256;
@@ -270,6 +270,7 @@ export function kernelsWat(shared: boolean): string {
     ...ind(1, reverseBlocksWat()),
     ...ind(1, copyRunsWat()),
     ...ind(1, sumAroundWat()),
+    ...ind(1, maxRowsWat()),
     ...ind(1, philoxUniformWat()),
     ")",
     "",

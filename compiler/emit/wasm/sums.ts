@@ -17,6 +17,41 @@
 
 import { add, bytes, c32, forLoop, get, mul, set } from "./wat.ts";
 
+/** max_rows(src, dst, rows, n): dst[r] = max_j src[r, j] over rows of n > 0
+ * floats (a softmax's max over its classes). Four lanes of running maxima,
+ * then the lanes and the tail: max is exact, so the order does not change
+ * the result, and wasm's f32 max is Math.max's (a NaN wins, +0 above -0),
+ * so these are the TypeScript loop's floats. As that loop (Math.max a
+ * float at a time) it took 0.023 ms of logistic regression's 600 × 10. */
+export function maxRowsWat(): string[] {
+  const params = ["src", "dst", "rows", "n"].map((p) => `(param $${p} i32)`).join(" ");
+  const m = get("m");
+  return [
+    `(func $max_rows (export "max_rows") ${params}`,
+    `  (local $r i32) (local $q i32) (local $e i32) (local $p i32) (local $m v128) (local $s f32)`,
+    `  ${set("e", bytes(get("n")))}`,
+    `  ${set("p", get("src"))}`,
+    ...forLoop("r", get("rows"), [
+      `(local.set $m (f32x4.splat (f32.const -inf)))`,
+      set("q", c32(0)),
+      `(block $v_end (loop $v`,
+      `  (br_if $v_end (i32.gt_u ${add(get("q"), c32(16))} ${get("e")}))`,
+      `  (local.set $m (f32x4.max ${m} (v128.load ${add(get("p"), get("q"))})))`,
+      `  ${set("q", add(get("q"), c32(16)))}`,
+      `  (br $v)))`,
+      `(local.set $s (f32.max (f32.max (f32x4.extract_lane 0 ${m}) (f32x4.extract_lane 1 ${m})) (f32.max (f32x4.extract_lane 2 ${m}) (f32x4.extract_lane 3 ${m}))))`,
+      `(block $t_end (loop $t`,
+      `  (br_if $t_end (i32.ge_u ${get("q")} ${get("e")}))`,
+      `  (local.set $s (f32.max ${get("s")} (f32.load ${add(get("p"), get("q"))})))`,
+      `  ${set("q", add(get("q"), c32(4)))}`,
+      `  (br $t)))`,
+      `(f32.store ${add(get("dst"), bytes(get("r")))} ${get("s")})`,
+      set("p", add(get("p"), get("e"))),
+    ]).map((l) => `  ${l}`),
+    `)`,
+  ];
+}
+
 export function sumAroundWat(): string[] {
   const params = ["src", "dst", "outer", "mid", "inner"].map((p) => `(param $${p} i32)`).join(" ");
   const locals = ["o", "m", "q", "e", "p", "d"].map((l) => `(local $${l} i32)`).join(" ") + " (local $v v128) (local $a0 v128) (local $a1 v128) (local $s f64)";
