@@ -66,8 +66,20 @@ describe("a model reading its batches in place", () => {
   // logreg (dense products, two threads), the MLP (x's zeros skipped), the
   // DBN's second RBM's CD-1 and its fine-tuning (list-driven products,
   // accumulated updates; the first RBM's step reads x in a loop: copied).
+  /** A model built with DLT_THREADS set as given (read when it is built). */
+  const withThreads = <M,>(threads: string, make: () => M): M => {
+    const before = process.env.DLT_THREADS;
+    process.env.DLT_THREADS = threads;
+    try {
+      return make();
+    } finally {
+      if (before === undefined) delete process.env.DLT_THREADS;
+      else process.env.DLT_THREADS = before;
+    }
+  };
   const cases = [
-    ["logreg", () => new Logreg(), 600, [0]],
+    ["logreg, two threads", () => withThreads("2", () => new Logreg()), 600, [0]],
+    ["logreg, one thread", () => withThreads("1", () => new Logreg()), 600, [0]],
     ["mlp", () => new Mlp(), 20, [0]],
     ["dbn", () => new Dbn(), 10, [1, 3]],
   ] as const;
