@@ -28,6 +28,7 @@ function arg(name: string, fallback: string): string {
 
 /** The kernel class of a block, from what its code calls. */
 function classOf(code: string, label: string): string {
+  if (/^The batch\b/.test(label)) return "the batch (copied in, or read in place)";
   if (/scan over/.test(label)) return "scan (whole loop)";
   if (/this\.k\.(im2colBlock|col2imAdd|convBlock|fullConv|convValid|convFilterGrad)/.test(code)) return "convolution (im2col/col2im + products)";
   if (/this\.k\.gemm(Sparse)?\(/.test(code)) return "matrix product";
@@ -57,7 +58,8 @@ function instrument(source: string): { source: string; blocks: Block[] } {
     if (current) blocks.push({ label: current.label, kind: classOf(current.code.join("\n"), current.label) });
   };
   for (const line of lines) {
-    const head = /^ {4}\/\/ (specs\/\S+ .*)$/.exec(line);
+    // A kernel's block, or the batch's (copied in, or its address taken).
+    const head = /^ {4}\/\/ (specs\/\S+ .*)$/.exec(line) ?? /^ {4}\/\/ (The batch\b.*)$/.exec(line);
     if (head) {
       close();
       current = { label: head[1]!, code: [] };
