@@ -11,7 +11,7 @@ import { Model as Logreg } from "../generated/logreg/model.ts";
 import { Model as Mlp } from "../generated/mlp/model.ts";
 import type { Batch, CompiledModel } from "../runtime/compiled-model.ts";
 import { createArena, inArena, inputAddress, residentCopy } from "../runtime/cpu/arena.ts";
-import { BatchIterator } from "../runtime/data/batcher.ts";
+import { BatchIterator, PaddedBatches } from "../runtime/data/batcher.ts";
 import type { Split, Splits } from "../runtime/data/dataset.ts";
 import { silentLogger } from "../runtime/progress.ts";
 import { initModel } from "../runtime/train/model-ops.ts";
@@ -133,23 +133,43 @@ describe("the training split's minibatches", () => {
     expect([...c.x!.subarray(0, 784)]).toEqual([...s.x.subarray(first * 784, (first + 1) * 784)]);
   });
 
-  it("are read in place by a training run, which ends bitwise where copied batches end", async () => {
+  it("evaluation: whole batches are views of the split, the last one copied and padded with zeros", () => {
+    const s = split(1000);
+    const pb = new PaddedBatches(s, inputs, 600, "valid split");
+    const whole = pb.fill(0);
+    expect([whole.count, whole.batch.x!.buffer === s.x.buffer]).toEqual([600, true]);
+    const last = pb.fill(1);
+    expect([last.count, last.batch.x!.buffer === s.x.buffer]).toEqual([400, false]);
+    expect([...last.batch.x!.subarray(0, 400 * 784)]).toEqual([...s.x.subarray(600 * 784)]);
+    expect(last.batch.x!.subarray(400 * 784).every((v) => v === 0)).toBe(true);
+  });
+
+  it("are read in place by a training run and its validations, which end bitwise where copied batches end", async () => {
     const train = split(1800);
-    const splits: Splits = { train, valid: split(600), test: split(600), source: "test digits" };
+    // 700 validation and test digits: one whole batch and one padded.
+    const splits: Splits = { train, valid: split(700), test: split(700), source: "test digits" };
     const plain = new Logreg();
     // A model without `resident`: the trainer copies every batch in.
     const copying: CompiledModel = { desc: plain.desc, params: plain.params, state: plain.state, trainStep: (f, b, s) => plain.trainStep(f, b, s), evaluate: (b, o) => plain.evaluate(b, o) };
-    await runTraining(copying, splits, new MemoryRunStore(), { maxSteps: 7, log: silentLogger });
+    const copied = await runTraining(copying, splits, new MemoryRunStore(), { maxSteps: 7, log: silentLogger });
     const placed = new Logreg();
     const seen: boolean[] = [];
     const step = placed.trainStep.bind(placed);
+    const evaluate = placed.evaluate.bind(placed);
+    // The model's arena is the only shared memory here.
     placed.trainStep = (f, b, s) => {
-      // The model's arena is the only shared memory here.
       seen.push(b.x!.buffer instanceof SharedArrayBuffer);
       return step(f, b, s);
     };
-    await runTraining(placed, splits, new MemoryRunStore(), { maxSteps: 7, log: silentLogger });
-    expect(seen).toEqual(new Array(7).fill(true));
+    placed.evaluate = (b, o) => {
+      seen.push(b.x!.buffer instanceof SharedArrayBuffer);
+      return evaluate(b, o);
+    };
+    const read = await runTraining(placed, splits, new MemoryRunStore(), { maxSteps: 7, log: silentLogger });
+    expect(seen.length).toBeGreaterThan(7);
+    expect(seen.every(Boolean)).toBe(true);
     expect(hex(placed)).toEqual(hex(plain));
+    expect([read.bestValid, read.testAtBest, read.trainCost]).toEqual([copied.bestValid, copied.testAtBest, copied.trainCost]);
+    expect(read.bestValid).not.toBeNull();
   });
 });

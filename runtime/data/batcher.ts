@@ -152,28 +152,40 @@ export class BatchIterator {
   }
 }
 
-/** Sequential evaluation batches covering every example of a split. */
+/** Sequential evaluation batches covering every example of a split: whole
+ * batches are views of the split (read in place where it lies in a
+ * model's memory), the last, short one is copied and padded. */
 export class PaddedBatches {
   readonly numBatches: number;
   private readonly bindings: Binding[];
   private readonly batch: Batch;
+  private readonly views: Batch[] = [];
 
   constructor(
     private readonly split: Split,
     inputs: readonly TensorDesc[],
     readonly batchSize: number,
     what: string,
+    place?: PlaceBuffer,
   ) {
     this.numBatches = Math.ceil(split.n / batchSize);
-    this.bindings = bind(split, inputs, batchSize, what);
+    this.bindings = bind(split, inputs, split.n % batchSize === 0 ? 0 : batchSize, what, place);
     this.batch = asBatch(this.bindings);
   }
 
-  /** Fills batch k; returns it with the number of real (unpadded) rows. */
+  /** Batch k with the number of real (unpadded) rows. Read only. */
   fill(k: number): { readonly batch: Batch; readonly count: number } {
     const start = k * this.batchSize;
     const count = Math.min(this.batchSize, this.split.n - start);
     if (k < 0 || count <= 0) throw new RangeError(`eval batch ${k} outside 0..${this.numBatches - 1}`);
+    if (count === this.batchSize) {
+      let view = this.views[k];
+      if (view === undefined) {
+        view = Object.fromEntries(this.bindings.map((b) => [b.name, b.src.subarray(start * b.size, (start + count) * b.size)]));
+        this.views[k] = view;
+      }
+      return { batch: view, count };
+    }
     for (const b of this.bindings) {
       b.dst.set(b.src.subarray(start * b.size, (start + count) * b.size), 0);
       // Zero the padding so padded rows are valid inputs (label 0, black

@@ -121,7 +121,12 @@ export class Evaluator {
     const d = this.model.desc;
     let pb = this.batches.get(split);
     if (!pb) {
-      pb = new PaddedBatches(split, d.inputs, d.evalBatchSize, what);
+      // A CPU model that reads its pixels where they lie gets the split
+      // placed in its memory once (whole batches are views of it) and the
+      // last batch's padded copy made there too.
+      const resident = split.named ? undefined : this.model.resident?.bind(this.model);
+      const x = resident?.(split.x);
+      pb = new PaddedBatches(x ? { ...split, x } : split, d.inputs, d.evalBatchSize, what, resident && ((n) => resident(new Float32Array(n))));
       this.batches.set(split, pb);
     }
     const sums = d.metrics.map(() => 0);
