@@ -12,7 +12,8 @@
 // test/ops-backends.test.ts.
 
 import { describe, expect, it } from "vitest";
-import { createArena, createKernels, type Kernels } from "../runtime/cpu/kernels.ts";
+import { createArena } from "../runtime/cpu/arena.ts";
+import { createKernels, type Kernels } from "../runtime/cpu/kernels.ts";
 import { normal } from "../runtime/rng/philox.ts";
 
 interface ConvShape {

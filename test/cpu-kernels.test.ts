@@ -13,7 +13,8 @@ import { kernelArgNames, kernelCall, type KernelName } from "../compiler/emit/wa
 import { splitsProduct, twoThreadsPay } from "../compiler/emit/wasm/split-rule.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { fromArray } from "../compiler/ir/tensor.ts";
-import { cpuThreads, createArena, createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
+import { cpuThreads, createArena } from "../runtime/cpu/arena.ts";
+import { createKernels, type KernelExports, type Kernels } from "../runtime/cpu/kernels.ts";
 import { availableParallelism } from "node:os";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 import { readFileSync } from "node:fs";

@@ -11,7 +11,8 @@ import { kernelArgNames } from "../compiler/emit/wasm/calls.ts";
 import { splitsSparseProduct } from "../compiler/emit/wasm/split-rule.ts";
 import { Builder } from "../compiler/ir/builder.ts";
 import { binaryValued } from "../compiler/lower/binary-values.ts";
-import { createArena, createKernels, type Kernels } from "../runtime/cpu/kernels.ts";
+import { createArena } from "../runtime/cpu/arena.ts";
+import { createKernels, type Kernels } from "../runtime/cpu/kernels.ts";
 import { normal, uniform } from "../runtime/rng/philox.ts";
 
 /** Fills A (non-zero at `density`: 1s when `binary`, else normal numbers), B

@@ -1,5 +1,5 @@
-// The CPU backend's WebAssembly SIMD kernels and the memory a generated model
-// keeps its buffers in. Generated code computes every buffer's byte offset at
+// The CPU backend's WebAssembly SIMD kernels over a generated model's memory
+// (./arena.ts). Generated code computes every buffer's byte offset at
 // compile time and passes offsets, sizes and strides to these kernels as
 // constants; elementwise loops read the same buffers as Float32Array views.
 // Works in Node and in browsers (synchronous compilation of a module this
@@ -8,8 +8,6 @@
 import { KERNELS_SHARED_WASM, KERNELS_WASM } from "./kernels-wasm.ts";
 import { arenaThreads, isShared } from "./arena.ts";
 import { twoThreadKernels } from "./threads.ts";
-
-export { cpuThreads, createArena } from "./arena.ts";
 
 /** Positional signature of the matrix-product exports: byte addresses of A,
  * B, C; m, n, k; leading dimensions of A, B, C in elements; acc ≠ 0 adds to

@@ -11,7 +11,8 @@ import type { Tensor } from "../../compiler/ir/tensor.ts";
 import { type Graph, type Node, numel, strides } from "../../compiler/ir/types.ts";
 import type { KernelCtx, ScalarCtx } from "../../compiler/ops/op.ts";
 import { OPS } from "../../compiler/ops/registry.ts";
-import { createArena, createKernels, type Kernels } from "../../runtime/cpu/kernels.ts";
+import { createArena } from "../../runtime/cpu/arena.ts";
+import { createKernels, type Kernels } from "../../runtime/cpu/kernels.ts";
 import { normal, uniform } from "../../runtime/rng/philox.ts";
 
 export type View = Float32Array | Float64Array | Int32Array | Uint8Array;

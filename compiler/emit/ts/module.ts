@@ -186,7 +186,7 @@ export function emitModule(m: ModuleInput): EmittedModule {
   const usesInputAddress = [...rendered.values()].some((r) => r.inPlace.size > 0);
   // Two threads when a training step's shared work pays for them
   // (compiler/emit/wasm/split-rule.ts twoThreadsPay): the model asks for
-  // them unless DLT_THREADS says otherwise (runtime/cpu/kernels.ts
+  // them unless DLT_THREADS says otherwise (runtime/cpu/arena.ts
   // cpuThreads); any other never starts the helper.
   const splits = [...rendered.entries()].some(([fn, r]) => fn.kind === "step" && twoThreadsPay(r.split));
   // One import of the runtime, by package name (see ../runtime-module.ts).
